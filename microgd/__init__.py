@@ -1,0 +1,59 @@
+"""microgd: reverse-mode autodiff on NumPy, made to study optimization.
+
+Examples
+--------
+>>> import microgd as mg
+>>> x = mg.Value(3.0)
+>>> y = x ** 2 + 2 * x
+>>> y.backward()
+>>> float(x.grad)
+8.0
+"""
+
+from microgd.value import Value  # noqa: I001  (Value first: the core modules build on it)
+from microgd import ops
+from microgd.autodiff import (
+    AnomalyError,
+    Primitive,
+    detect_anomaly,
+    enable_grad,
+    gradients,
+    is_grad_enabled,
+    no_grad,
+)
+from microgd.functions import (
+    abs,
+    clip,
+    concatenate,
+    cos,
+    exp,
+    log,
+    log_softmax,
+    logsumexp,
+    max,
+    maximum,
+    mean,
+    min,
+    minimum,
+    relu,
+    reshape,
+    sigmoid,
+    sin,
+    softmax,
+    sqrt,
+    stack,
+    sum,
+    tanh,
+    transpose,
+    where,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AnomalyError", "Primitive", "Value", "abs", "clip", "concatenate", "cos",
+    "detect_anomaly", "enable_grad", "exp", "gradients", "is_grad_enabled", "log",
+    "log_softmax", "logsumexp", "max", "maximum", "mean", "min", "minimum", "no_grad", "ops",
+    "relu", "reshape", "sigmoid", "sin", "softmax", "sqrt", "stack", "sum", "tanh",
+    "transpose", "where",
+]

@@ -1,0 +1,338 @@
+"""Every primitive of microgd: its NumPy forward and its VJPs, side by side.
+
+A VJP ``vjp_i(g, ans, *inputs, **params)`` maps the gradient ``g`` of the
+output ``ans`` to the gradient of input ``i``.  VJPs are written with Python
+operators and the primitives below, never with raw ``np.*`` calls on ``g``:
+in a first-order backward they receive arrays and run as plain NumPy, and under
+``create_graph=True`` they receive Values and are themselves recorded, so
+derivatives of any order come from this one table.
+
+Where a VJP needs a constant (a mask, a sign, an index), it reads the input's
+data with ``_raw``: such constants have zero derivative almost everywhere.
+"""
+
+from __future__ import annotations
+
+import builtins
+import operator
+from typing import Any
+
+import numpy as np
+
+from microgd.autodiff import Primitive
+from microgd.value import Value
+
+
+def _raw(x: Any) -> Any:
+    return x.data if isinstance(x, Value) else x
+
+
+def _shape(x: Any) -> tuple[int, ...]:
+    return getattr(x, "shape", ())
+
+
+def _unbroadcast(g: Any, x: Any) -> Any:
+    """Sum ``g`` back down to the shape of input ``x`` (undoing NumPy broadcasting)."""
+    shape = _shape(x)
+    return g if g.shape == shape else sum_to(g, shape=shape)
+
+
+def _axes(axis: Any, ndim: int) -> tuple[int, ...]:
+    if axis is None:
+        return tuple(range(ndim))
+    axes = (axis,) if isinstance(axis, int) else axis
+    return tuple(a % ndim if ndim else a for a in axes)
+
+
+def _expand(g: Any, x: Any, axis: Any, keepdims: bool) -> Any:
+    """Broadcast a reduction's gradient back over the reduced axes of ``x``."""
+    shape = _shape(x)
+    if not keepdims:
+        reduced = _axes(axis, len(shape))
+        g = reshape(g, shape=tuple(1 if i in reduced else n for i, n in enumerate(shape)))
+    return broadcast_to(g, shape=shape)
+
+
+def _count(x: Any, axis: Any) -> int:
+    shape = _shape(x)
+    return int(np.prod([shape[a] for a in _axes(axis, len(shape))], dtype=np.int64))
+
+
+# ---- shape plumbing (each the other's VJP) -------------------------------
+
+
+def _sum_to_fwd(x: Any, shape: tuple[int, ...]) -> Any:
+    lead = x.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        i + lead for i, n in enumerate(shape) if n == 1 and x.shape[i + lead] != 1
+    )
+    return np.sum(x, axis=axes, keepdims=True).reshape(shape) if axes else x.reshape(shape)
+
+
+sum_to = Primitive(
+    "sum_to", _sum_to_fwd,
+    lambda g, ans, x, shape: broadcast_to(g, shape=_shape(x)),
+)
+
+broadcast_to = Primitive(
+    "broadcast_to", lambda x, shape: np.broadcast_to(x, shape),
+    lambda g, ans, x, shape: sum_to(g, shape=_shape(x)),
+    error="cannot broadcast shape {0} to {shape}",
+)
+
+reshape = Primitive(
+    "reshape", lambda x, shape: np.reshape(x, shape),
+    lambda g, ans, x, shape: reshape(g, shape=_shape(x)),
+    error="cannot reshape shape {0} into {shape}",
+)
+
+
+def _inverse(axes: Any) -> Any:
+    return None if axes is None else tuple(np.argsort(axes))
+
+
+transpose = Primitive(
+    "transpose", lambda x, axes: np.transpose(x, axes),
+    lambda g, ans, x, axes: transpose(g, axes=_inverse(axes)),
+    error="axes {axes} do not match shape {0}",
+)
+
+
+def _is_basic(index: Any) -> bool:
+    """Basic indexing (ints, slices, None, ...) never repeats an element."""
+    items = index if isinstance(index, tuple) else (index,)
+    return all(
+        i is None or i is Ellipsis or isinstance(i, (int, np.integer, slice)) for i in items
+    )
+
+
+def _index_add_fwd(g: Any, index: Any, shape: tuple[int, ...]) -> Any:
+    out = np.zeros(shape, dtype=np.result_type(g))
+    if _is_basic(index):
+        out[index] = g
+    else:
+        np.add.at(out, index, g)  # repeated indices accumulate
+    return out
+
+
+getitem = Primitive(
+    "getitem", lambda x, index: x[index],
+    lambda g, ans, x, index: index_add(g, index=index, shape=_shape(x)),
+)
+
+index_add = Primitive(
+    "index_add", _index_add_fwd,
+    lambda g, ans, x, index, shape: getitem(g, index=index),
+)
+
+
+def _concat_vjp(i: int, g: Any, ans: Any, *xs: Any, axis: int) -> Any:
+    ax = axis % len(_shape(ans))
+    start = builtins.sum(_shape(x)[ax] for x in xs[:i])
+    sl = (slice(None),) * ax + (slice(start, start + _shape(xs[i])[ax]),)
+    return getitem(g, index=sl)
+
+
+concatenate = Primitive(
+    "concatenate", lambda *xs, axis: np.concatenate(xs, axis=axis),
+    vjp_any=_concat_vjp,
+)
+
+# ---- elementwise arithmetic -------------------------------------------------
+
+add = Primitive(
+    "add", operator.add,
+    lambda g, ans, a, b: _unbroadcast(g, a),
+    lambda g, ans, a, b: _unbroadcast(g, b),
+)
+
+sub = Primitive(
+    "sub", operator.sub,
+    lambda g, ans, a, b: _unbroadcast(g, a),
+    lambda g, ans, a, b: _unbroadcast(-g, b),
+)
+
+mul = Primitive(
+    "mul", operator.mul,
+    lambda g, ans, a, b: _unbroadcast(g * b, a),
+    lambda g, ans, a, b: _unbroadcast(g * a, b),
+)
+
+div = Primitive(
+    "div", operator.truediv,
+    lambda g, ans, a, b: _unbroadcast(g / b, a),
+    lambda g, ans, a, b: _unbroadcast(-g * ans / b, b),
+)
+
+neg = Primitive("neg", operator.neg, lambda g, ans, x: -g)
+
+
+def _pow_exponent(b: Any) -> Any:
+    # d/da a**b = b * a**(b-1); where b == 0 use a**1 instead, so 0 * 0**-1
+    # cannot turn into nan (the product is 0 either way).
+    rb = _raw(b)
+    if isinstance(rb, (int, float)):
+        return b - 1 if rb != 0 else 1
+    return where(b - 1, 1.0, cond=np.asarray(rb) != 0)
+
+
+def _safe_log(a: Any) -> Any:
+    ra = _raw(a)
+    return log(where(a, 1.0, cond=np.asarray(ra) != 0))
+
+
+pow = Primitive(
+    "pow", operator.pow,
+    lambda g, ans, a, b: _unbroadcast(g * b * a ** _pow_exponent(b), a),
+    lambda g, ans, a, b: _unbroadcast(g * _safe_log(a) * ans, b),
+)
+
+
+def _tie_mask(a: Any, b: Any, ans: Any) -> Any:
+    """1 where ``a`` was chosen, 0.5 on ties (the subgradient JAX and PyTorch use)."""
+    ra, rb = _raw(a), _raw(b)
+    dtype = np.result_type(_raw(ans))
+    return ((ra > rb) + 0.5 * (ra == rb)).astype(dtype)
+
+
+maximum = Primitive(
+    "maximum", np.maximum,
+    lambda g, ans, a, b: _unbroadcast(g * _tie_mask(a, b, ans), a),
+    lambda g, ans, a, b: _unbroadcast(g * _tie_mask(b, a, ans), b),
+)
+
+minimum = Primitive(
+    "minimum", np.minimum,
+    lambda g, ans, a, b: _unbroadcast(g * _tie_mask(b, a, ans), a),
+    lambda g, ans, a, b: _unbroadcast(g * _tie_mask(a, b, ans), b),
+)
+
+
+def _where_fwd(a: Any, b: Any, cond: Any) -> Any:
+    return np.where(cond, a, b)
+
+
+where = Primitive(
+    "where", _where_fwd,
+    lambda g, ans, a, b, cond: _unbroadcast(where(g, 0.0, cond=cond), a),
+    lambda g, ans, a, b, cond: _unbroadcast(where(0.0, g, cond=cond), b),
+)
+
+matmul_error = "shapes {0} and {1} are not aligned"
+
+
+def _matmul_vjp(g: Any, a: Any, b: Any, first: bool) -> Any:
+    """Gradient of ``a @ b`` for ``a`` (first) or ``b``, for NumPy's 1-D and batched rules."""
+    sa, sb = _shape(a), _shape(b)
+    if len(sa) == 1 and len(sb) == 1:
+        return g * (b if first else a)
+    # Promote 1-D operands to matrices as NumPy does, and put the dropped axis back into g.
+    a2 = reshape(a, shape=(1, sa[0])) if len(sa) == 1 else a
+    b2 = reshape(b, shape=(sb[0], 1)) if len(sb) == 1 else b
+    g2 = g
+    if len(sa) == 1:
+        g2 = reshape(g2, shape=_shape(g2)[:-1] + (1, _shape(g2)[-1]))
+    if len(sb) == 1:
+        g2 = reshape(g2, shape=_shape(g2) + (1,))
+    if first:
+        out = matmul(g2, _swap_last(b2))
+        target = _shape(a2)
+    else:
+        out = matmul(_swap_last(a2), g2)
+        target = _shape(b2)
+    if _shape(out) != target:
+        out = sum_to(out, shape=target)
+    x = a if first else b
+    return reshape(out, shape=_shape(x)) if _shape(out) != _shape(x) else out
+
+
+def _swap_last(x: Any) -> Any:
+    n = len(_shape(x))
+    return transpose(x, axes=None if n == 2 else tuple(range(n - 2)) + (n - 1, n - 2))
+
+
+matmul = Primitive(
+    "matmul", operator.matmul,
+    lambda g, ans, a, b: _matmul_vjp(g, a, b, True),
+    lambda g, ans, a, b: _matmul_vjp(g, a, b, False),
+    error=matmul_error,
+)
+
+# ---- elementwise functions --------------------------------------------------
+
+exp = Primitive("exp", np.exp, lambda g, ans, x: g * ans)
+log = Primitive("log", np.log, lambda g, ans, x: g / x)
+sqrt = Primitive("sqrt", np.sqrt, lambda g, ans, x: g * 0.5 / ans)
+sin = Primitive("sin", np.sin, lambda g, ans, x: g * cos(x))
+cos = Primitive("cos", np.cos, lambda g, ans, x: -(g * sin(x)))
+tanh = Primitive("tanh", np.tanh, lambda g, ans, x: g * (1 - ans * ans))
+
+
+def _sigmoid_fwd(x: Any) -> Any:
+    # exp(-log(1 + exp(-x))): no overflow at +-1000 and full relative accuracy
+    # in both tails (1/(1+exp(-x)) overflows; 0.5*(1+tanh(x/2)) cancels).
+    return np.exp(-np.logaddexp(0, -x))
+
+
+sigmoid = Primitive("sigmoid", _sigmoid_fwd, lambda g, ans, x: g * ans * (1 - ans))
+relu = Primitive("relu", lambda x: np.maximum(x, 0), lambda g, ans, x: g * (_raw(x) > 0))
+abs = Primitive("abs", np.abs, lambda g, ans, x: g * np.sign(_raw(x)))
+
+
+def _clip_fwd(x: Any, lo: Any, hi: Any) -> Any:
+    if lo is not None and hi is not None and np.any(np.asarray(lo) > np.asarray(hi)):
+        raise ValueError(f"lower bound {lo} is above upper bound {hi}")
+    return np.clip(x, lo, hi)
+
+
+def _inside(x: Any, lo: Any, hi: Any) -> Any:
+    rx = _raw(x)
+    inside = np.ones(np.shape(rx), dtype=bool)
+    if lo is not None:
+        inside &= rx >= lo
+    if hi is not None:
+        inside &= rx <= hi
+    return inside
+
+
+clip = Primitive("clip", _clip_fwd, lambda g, ans, x, lo, hi: g * _inside(x, lo, hi))
+
+# ---- reductions -------------------------------------------------------------------
+
+sum = Primitive(
+    "sum", lambda x, axis, keepdims: np.sum(x, axis=axis, keepdims=keepdims),
+    lambda g, ans, x, axis, keepdims: _expand(g, x, axis, keepdims),
+)
+
+mean = Primitive(
+    "mean", lambda x, axis, keepdims: np.mean(x, axis=axis, keepdims=keepdims),
+    lambda g, ans, x, axis, keepdims: _expand(g, x, axis, keepdims) / _count(x, axis),
+)
+
+
+def _extreme_vjp(g: Any, ans: Any, x: Any, axis: Any, keepdims: bool) -> Any:
+    # The gradient goes to the arg-extreme entries, split evenly between ties.
+    rx, rans = _raw(x), _raw(ans)
+    if not keepdims:
+        rans = np.expand_dims(rans, _axes(axis, np.ndim(rx)))
+    hit = (rx == rans).astype(np.result_type(rx))
+    hit /= hit.sum(axis=axis, keepdims=True)
+    return _expand(g, x, axis, keepdims) * hit
+
+
+max = Primitive(
+    "max", lambda x, axis, keepdims: np.max(x, axis=axis, keepdims=keepdims), _extreme_vjp
+)
+min = Primitive(
+    "min", lambda x, axis, keepdims: np.min(x, axis=axis, keepdims=keepdims), _extreme_vjp
+)
+
+ALL = {
+    p.name: p
+    for p in (
+        sum_to, broadcast_to, reshape, transpose, getitem, index_add, concatenate, add, sub,
+        mul, div, neg, pow, maximum, minimum, where, matmul, exp, log, sqrt, sin, cos, tanh,
+        sigmoid, relu, abs, clip, sum, mean, max, min,
+    )
+}
+"""Every primitive by name."""

@@ -160,22 +160,17 @@ class Primitive:
                 return record(self, args, params)
         return self.forward(*args, **params)
 
-    def vjp(self, i: int, g: Any, ans: Any, args: tuple, params: dict) -> Any:
-        """The gradient flowing to input ``i``."""
-        if self.vjp_any is not None:
-            return self.vjp_any(i, g, ans, *args, **params)
-        return self.vjps[i](g, ans, *args, **params)
 
-
-_SCALARS = (float, int, np.float64, np.float32)
+_PLAIN = {float, int, np.float64, np.float32}  # operands used as they are
 _NUMERIC_KINDS = "biuf"
+_NO_PARAMS: dict = {}
 
 
 def _constant(prim: Primitive, x: Any) -> Any:
     """Check a non-Value operand and turn sequences into arrays."""
     if isinstance(x, (np.ndarray, np.generic)):
         arr = x
-    elif isinstance(x, (list, tuple, bool)):
+    elif isinstance(x, (list, tuple, bool, int, float)):
         arr = np.asarray(x)
     else:
         raise TypeError(
@@ -209,23 +204,27 @@ def _shape_error(prim: Primitive, raw: tuple, params: dict, exc: Exception) -> E
 def _as_data(out: Any) -> Any:
     """Hold 0-d results as NumPy scalars: their arithmetic is ~5x faster than 0-d arrays'."""
     t = type(out)
-    if t is np.float64 or t is np.float32:
-        return out
     if t is np.ndarray:
         return out[()] if out.ndim == 0 else out
+    if t is np.float64 or t is np.float32:
+        return out
     return np.asarray(out)[()]
 
 
-def record(prim: Primitive, args: tuple, params: dict) -> Value:
-    """Run ``prim`` on the data of ``args`` and return its output as a Value node."""
+def record(prim: Primitive, args: tuple, params: dict = _NO_PARAMS) -> Value:
+    """Run ``prim`` on the data of ``args`` and return its output as a Value node.
+
+    The node keeps ``args`` (for a ``create_graph`` backward, which needs the
+    Values) and their data (for a first-order backward, which needs arrays).
+    """
     raw = []
-    parents = []
-    for i, a in enumerate(args):
+    needs_grad = False
+    for a in args:
         if isinstance(a, Value):
             raw.append(a.data)
             if a.requires_grad:
-                parents.append((i, a))
-        elif isinstance(a, _SCALARS) and not isinstance(a, bool):
+                needs_grad = True
+        elif type(a) in _PLAIN:
             raw.append(a)
         else:
             raw.append(_constant(prim, a))
@@ -239,18 +238,16 @@ def record(prim: Primitive, args: tuple, params: dict) -> Value:
         raise AnomalyError(f"{prim.name}: forward produced nan/inf{why}")
     node = Value.__new__(Value)
     node.data = _as_data(out)
-    node.grad = None
-    if parents and _mode.grad_enabled:
+    node.grad = node._g = node._mark = None
+    if needs_grad and _mode.grad_enabled:
         node.requires_grad = True
         node._prim = prim
         node._args = args
-        node._raw = raw
-        node._params = params
-        node._parents = parents
+        node._raw = tuple(raw)  # a tuple of arrays: the cyclic GC stops tracking it
+        node._params = params or _NO_PARAMS
     else:
         node.requires_grad = False
-        node._prim = None
-        node._args = node._raw = node._params = node._parents = None
+        node._prim = node._args = node._raw = node._params = None
     return node
 
 
@@ -258,30 +255,53 @@ def record(prim: Primitive, args: tuple, params: dict) -> Value:
 # the backward pass
 
 
+def _parents(node: Value) -> list[tuple[int, Value]]:
+    """``(input position, Value)`` for each input of ``node`` that requires grad."""
+    return [
+        (i, a) for i, a in enumerate(node._args) if isinstance(a, Value) and a.requires_grad
+    ]
+
+
+def _freed(node: Value) -> RuntimeError:
+    return RuntimeError(
+        f"backward through the graph a second time: the graph at op "
+        f"'{node._prim.name}' was freed by an earlier backward; pass "
+        "retain_graph=True to the first backward to keep it"
+    )
+
+
 def _toposort(roots: list[Value]) -> list[Value]:
-    """Nodes reachable from ``roots`` that require grad, every node after its parents."""
+    """Nodes reachable from ``roots`` that require grad, every node after its parents.
+
+    Iterative depth-first search: a node is emitted when it is met on top of
+    the stack a second time, after all its parents were pushed and emitted.
+    Visits are marked on the nodes (two fresh tokens per pass) rather than in a
+    set: with millions of nodes, a set of ids no longer fits in cache.
+    """
+    entered, emitted = object(), object()
     order: list[Value] = []
-    seen: set[int] = set()
-    stack: list[tuple[Value, bool]] = [(r, False) for r in roots]
+    stack = list(roots)
     while stack:
-        node, done = stack.pop()
-        if done:
+        node = stack[-1]
+        mark = node._mark
+        if mark is entered:
+            stack.pop()
+            node._mark = emitted
             order.append(node)
             continue
-        if id(node) in seen:
+        if mark is emitted:
+            stack.pop()
             continue
-        seen.add(id(node))
-        if node._prim is not None and node._parents is None:
-            raise RuntimeError(
-                f"backward through the graph a second time: the graph at op "
-                f"'{node._prim.name}' was freed by an earlier backward; pass "
-                "retain_graph=True to the first backward to keep it"
-            )
-        stack.append((node, True))
-        if node._parents:
-            for _, p in node._parents:
-                if id(p) not in seen:
-                    stack.append((p, False))
+        node._mark = entered
+        args = node._args
+        if args is None:
+            if node._prim is not None:
+                raise _freed(node)
+            continue
+        for a in args:
+            if isinstance(a, Value) and a.requires_grad and a._mark is not entered \
+                    and a._mark is not emitted:
+                stack.append(a)
     return order
 
 
@@ -295,24 +315,24 @@ def backprop(
 ) -> dict[int, tuple[Value, Any]]:
     """Propagate ``seeds`` (one per root) back through the graph.
 
-    Returns a dict from ``id(node)`` to ``(node, total gradient)``, for the leaves when
-    ``wrt`` is None and for the nodes in ``wrt`` otherwise.  Gradients are
-    arrays, or Values when ``create_graph``.  Nothing outside the returned
-    dict is changed unless the pass completes (then the graph is freed unless
-    ``retain_graph``).
+    Returns a dict from ``id(node)`` to ``(node, total gradient)``, for the
+    leaves when ``wrt`` is None and for the nodes in ``wrt`` otherwise.
+    Gradients are arrays, or Values when ``create_graph``.  While the pass
+    runs, each node's pending gradient sits in its ``_g`` slot; nothing outside
+    the returned dict is changed unless the pass completes (then the graph is
+    freed unless ``retain_graph``).  A graph is differentiated by one thread
+    at a time.
     """
     order = _toposort(roots)
-    grads: dict[int, Any] = {}
     for r, s in zip(roots, seeds):
-        k = id(r)
-        grads[k] = grads[k] + s if k in grads else s
+        r._g = s if r._g is None else r._g + s
     targets = None if wrt is None else {id(w) for w in wrt}
     relevant = None
     if targets is not None:
         # Only nodes with a target among their ancestors (or themselves) need VJPs.
         relevant = set(targets)
         for node in order:
-            if node._parents and any(id(p) in relevant for _, p in node._parents):
+            if node._args and any(id(p) in relevant for _, p in _parents(node)):
                 relevant.add(id(node))
     result: dict[int, tuple[Value, Any]] = {}
     anomaly = _mode.anomaly
@@ -320,9 +340,10 @@ def backprop(
     _mode.grad_enabled = create_graph
     try:
         for node in reversed(order):
-            g = grads.pop(id(node), None)
+            g = node._g
             if g is None:
                 continue
+            node._g = None
             prim = node._prim
             if targets is None:
                 if prim is None:
@@ -337,23 +358,30 @@ def backprop(
             else:
                 ans, args = node.data, node._raw
             params = node._params
-            for i, p in node._parents:
-                key = id(p)
-                if relevant is not None and key not in relevant:
+            vjps = prim.vjps
+            for i, p in enumerate(node._args):
+                if not isinstance(p, Value) or not p.requires_grad:
                     continue
-                c = prim.vjp(i, g, ans, args, params)
+                if relevant is not None and id(p) not in relevant:
+                    continue
+                if prim.vjp_any is None:
+                    c = vjps[i](g, ans, *args, **params)
+                else:
+                    c = prim.vjp_any(i, g, ans, *args, **params)
                 if anomaly and not _finite(c):
                     raise AnomalyError(
                         f"{prim.name}: backward (gradient for input {i}) produced nan/inf"
                     )
-                prev = grads.get(key)
-                grads[key] = c if prev is None else prev + c
+                prev = p._g
+                p._g = c if prev is None else prev + c
     finally:
         _mode.grad_enabled = saved_mode
+        for node in order:  # after an error, drop the partial sums
+            node._g = None
     if not retain_graph:
         for node in order:
             if node._prim is not None:
-                node._args = node._raw = node._params = node._parents = None
+                node._args = node._raw = node._params = None
     return result
 
 

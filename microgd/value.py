@@ -61,8 +61,9 @@ class Value:
     -9.333333333333334
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "_prim", "_args", "_raw", "_params", "_parents",
-                 "__weakref__")
+    # _g and _mark are scratch space of a backward pass (pending gradient, visit mark).
+    __slots__ = ("data", "grad", "requires_grad", "_prim", "_args", "_raw", "_params",
+                 "_g", "_mark", "__weakref__")
     __array_priority__ = 1000.0
 
     def __init__(self, data: Any, requires_grad: bool = True) -> None:
@@ -70,7 +71,7 @@ class Value:
         self.grad: np.ndarray | None = None
         self.requires_grad = bool(requires_grad)
         self._prim = None
-        self._args = self._raw = self._params = self._parents = None
+        self._args = self._raw = self._params = self._g = self._mark = None
 
     # ---- array facts -----------------------------------------------------
     @property
@@ -97,7 +98,9 @@ class Value:
     @property
     def parents(self) -> tuple[Value, ...]:
         """The Values this one was computed from that require grad (empty for a leaf)."""
-        return tuple(p for _, p in self._parents) if self._parents else ()
+        if not self._args:
+            return ()
+        return tuple(a for a in self._args if isinstance(a, Value) and a.requires_grad)
 
     @property
     def is_leaf(self) -> bool:
@@ -191,48 +194,48 @@ class Value:
         out.grad = None
         out.requires_grad = False
         out._prim = None
-        out._args = out._raw = out._params = out._parents = None
+        out._args = out._raw = out._params = out._g = out._mark = None
         return out
 
     # ---- operators -----------------------------------------------------------
     def __add__(self, other: Any) -> Value:
-        return _ops.add(self, other)
+        return _record(_ops.add, (self, other))
 
     def __radd__(self, other: Any) -> Value:
-        return _ops.add(other, self)
+        return _record(_ops.add, (other, self))
 
     def __sub__(self, other: Any) -> Value:
-        return _ops.sub(self, other)
+        return _record(_ops.sub, (self, other))
 
     def __rsub__(self, other: Any) -> Value:
-        return _ops.sub(other, self)
+        return _record(_ops.sub, (other, self))
 
     def __mul__(self, other: Any) -> Value:
-        return _ops.mul(self, other)
+        return _record(_ops.mul, (self, other))
 
     def __rmul__(self, other: Any) -> Value:
-        return _ops.mul(other, self)
+        return _record(_ops.mul, (other, self))
 
     def __truediv__(self, other: Any) -> Value:
-        return _ops.div(self, other)
+        return _record(_ops.div, (self, other))
 
     def __rtruediv__(self, other: Any) -> Value:
-        return _ops.div(other, self)
+        return _record(_ops.div, (other, self))
 
     def __pow__(self, other: Any) -> Value:
-        return _ops.pow(self, other)
+        return _record(_ops.pow, (self, other))
 
     def __rpow__(self, other: Any) -> Value:
-        return _ops.pow(other, self)
+        return _record(_ops.pow, (other, self))
 
     def __matmul__(self, other: Any) -> Value:
-        return _ops.matmul(self, other)
+        return _record(_ops.matmul, (self, other))
 
     def __rmatmul__(self, other: Any) -> Value:
-        return _ops.matmul(other, self)
+        return _record(_ops.matmul, (other, self))
 
     def __neg__(self) -> Value:
-        return _ops.neg(self)
+        return _record(_ops.neg, (self,))
 
     def __pos__(self) -> Value:
         return self
@@ -260,31 +263,31 @@ class Value:
 
     # ---- methods (also available as microgd.NAME(v, ...)) ---------------------
     def exp(self) -> Value:
-        return _ops.exp(self)
+        return _record(_ops.exp, (self,))
 
     def log(self) -> Value:
-        return _ops.log(self)
+        return _record(_ops.log, (self,))
 
     def sqrt(self) -> Value:
-        return _ops.sqrt(self)
+        return _record(_ops.sqrt, (self,))
 
     def sin(self) -> Value:
-        return _ops.sin(self)
+        return _record(_ops.sin, (self,))
 
     def cos(self) -> Value:
-        return _ops.cos(self)
+        return _record(_ops.cos, (self,))
 
     def tanh(self) -> Value:
-        return _ops.tanh(self)
+        return _record(_ops.tanh, (self,))
 
     def sigmoid(self) -> Value:
-        return _ops.sigmoid(self)
+        return _record(_ops.sigmoid, (self,))
 
     def relu(self) -> Value:
-        return _ops.relu(self)
+        return _record(_ops.relu, (self,))
 
     def abs(self) -> Value:
-        return _ops.abs(self)
+        return _record(_ops.abs, (self,))
 
     def sum(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Value:
         return _ops.sum(self, axis=_axis(axis), keepdims=keepdims)
@@ -363,6 +366,7 @@ def _index(index: Any) -> Any:
 # Bottom imports: ops and autodiff build on the Value class defined above.
 from microgd import autodiff as _autodiff  # noqa: E402
 from microgd import ops as _ops  # noqa: E402
+from microgd.autodiff import record as _record  # noqa: E402
 from microgd.functions import NUMPY_FUNCTIONS as _FUNCTIONS  # noqa: E402
 
 _UFUNCS = {

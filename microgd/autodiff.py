@@ -324,7 +324,7 @@ def backprop(
     at a time.
     """
     order = _toposort(roots)
-    for r, s in zip(roots, seeds):
+    for r, s in zip(roots, seeds, strict=False):
         r._g = s if r._g is None else r._g + s
     targets = None if wrt is None else {id(w) for w in wrt}
     relevant = None
@@ -487,7 +487,7 @@ def gradients(
     if retain_graph is None:
         retain_graph = create_graph
     roots, seeds = [], []
-    for o, go in zip(outs, gos):
+    for o, go in zip(outs, gos, strict=False):
         if o.requires_grad:
             roots.append(o)
             seeds.append(_seed(o, go, create_graph, "gradients"))

@@ -23,7 +23,8 @@ def _to_data(data: Any, where: str = "Value") -> Any:
     try:
         arr = np.array(data)  # a copy, so the caller's array is never updated behind its back
     except (ValueError, TypeError) as exc:
-        raise ValueError(f"{where}: cannot make an array from {type(data).__name__}: {exc}") from None
+        kind = type(data).__name__
+        raise ValueError(f"{where}: cannot make an array from {kind}: {exc}") from None
     kind = arr.dtype.kind
     if arr.dtype not in _FLOATS:
         if kind in "biuf":
@@ -57,8 +58,8 @@ class Value:
     >>> x = np.array([1.0, 2.0, 3.0])
     >>> loss = ((x * w - 2 * x) ** 2).mean()
     >>> loss.backward()
-    >>> float(w.grad)
-    -9.333333333333334
+    >>> round(float(w.grad), 6)   # d/dw mean((x*w - 2x)**2) = mean(2*(w-2)*x*x) at w=1
+    -9.333333
     """
 
     # _g and _mark are scratch space of a backward pass (pending gradient, visit mark).

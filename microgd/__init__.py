@@ -11,7 +11,7 @@ Examples
 """
 
 from microgd.value import Value  # noqa: I001  (Value first: the core modules build on it)
-from microgd import ops
+from microgd import ops, transforms
 from microgd.autodiff import (
     AnomalyError,
     Primitive,
@@ -48,6 +48,8 @@ from microgd.functions import (
     where,
 )
 
+from microgd.transforms import grad, hessian, hvp, jacobian, value_and_grad
+
 __version__ = "0.1.0"
 
 __all__ = [
@@ -55,5 +57,5 @@ __all__ = [
     "detect_anomaly", "enable_grad", "exp", "gradients", "is_grad_enabled", "log",
     "log_softmax", "logsumexp", "max", "maximum", "mean", "min", "minimum", "no_grad", "ops",
     "relu", "reshape", "sigmoid", "sin", "softmax", "sqrt", "stack", "sum", "tanh",
-    "transpose", "where",
+    "transpose", "where", "grad", "value_and_grad", "jacobian", "hvp", "hessian", "transforms",
 ]

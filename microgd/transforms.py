@@ -1,0 +1,324 @@
+"""Function transforms: ``grad``, ``value_and_grad``, ``jacobian``, ``hvp``, ``hessian``.
+
+They are pure: they take a function of Values and return a function of arrays
+(or of Values, when nested inside another transform), and never touch the
+``.grad`` of any Value.  An argument may be an array of any shape or a list
+(or tuple) of arrays, e.g. a model's parameters; results come back in the
+same structure.
+
+Nesting works like HIPS autograd's: called on plain arrays, ``grad(f)``
+returns arrays; called on Values (because an outer transform is tracing it),
+it records its own backward pass (``create_graph``) and returns Values, so
+``grad(grad(f))`` differentiates the derivative exactly, to any depth.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from microgd import ops
+from microgd.autodiff import gradients
+from microgd.value import Value
+
+Tree = Any  # an array, a Value, or a (nested) list/tuple of them
+
+
+def _leaves(tree: Tree) -> list[Any]:
+    if isinstance(tree, (list, tuple)):
+        return [leaf for item in tree for leaf in _leaves(item)]
+    return [tree]
+
+
+def _rebuild(tree: Tree, leaves: Sequence[Any]) -> Tree:
+    """``tree``'s structure filled with ``leaves`` in order."""
+    it = iter(leaves)
+
+    def build(t: Tree) -> Tree:
+        if isinstance(t, (list, tuple)):
+            return type(t)(build(item) for item in t)
+        return next(it)
+
+    return build(tree)
+
+
+def _is_traced(tree: Tree) -> bool:
+    return any(isinstance(leaf, Value) and leaf.requires_grad for leaf in _leaves(tree))
+
+
+def _variables(tree: Tree, traced: bool) -> Tree:
+    """Fresh Values to differentiate with respect to.
+
+    When tracing, each variable is a new node on top of the outer Value, so
+    gradients with respect to it ignore any use of the outer Value that ``f``
+    makes through a closure (no perturbation confusion).
+    """
+    def fresh(leaf: Any) -> Value:
+        if traced and isinstance(leaf, Value):
+            return ops.add(leaf, 0.0)
+        return Value(leaf.data if isinstance(leaf, Value) else leaf)
+
+    return _rebuild(tree, [fresh(leaf) for leaf in _leaves(tree)])
+
+
+def _argnums(argnums: int | Sequence[int], n: int, where: str) -> tuple[int, ...]:
+    nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
+    for a in nums:
+        if not -n <= a < n:
+            raise ValueError(f"{where}: argnums {a} is out of range for {n} argument(s)")
+    return tuple(a % n for a in nums)
+
+
+def _scalar(out: Any, where: str) -> Value:
+    if not isinstance(out, Value):
+        out = Value(out, requires_grad=False)
+    if out.ndim != 0:
+        raise ValueError(
+            f"{where}: f must return a scalar, but it returned shape {out.shape} "
+            "(use jacobian for vector outputs)"
+        )
+    return out
+
+
+def _check_finite(tree: Tree, where: str) -> None:
+    for leaf in _leaves(tree):
+        data = leaf.data if isinstance(leaf, Value) else leaf
+        try:
+            finite = np.isfinite(np.asarray(data, dtype=float)).all()
+        except (TypeError, ValueError):
+            raise TypeError(f"{where}: arguments must be numeric arrays, got {type(data).__name__}") \
+                from None
+        if not finite:
+            raise ValueError(f"{where}: the point contains nan or inf")
+
+
+def _grads(out: Value, wrt: list[Value], traced: bool) -> list[Any]:
+    if not out.requires_grad:  # f does not depend on its arguments
+        gs = [Value(np.zeros(w.shape, w.dtype), requires_grad=False) for w in wrt]
+    else:
+        gs = gradients(out, wrt, create_graph=traced)
+    return gs if traced else [g.data if g.ndim else np.asarray(g.data) for g in gs]
+
+
+def value_and_grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0
+                   ) -> Callable[..., tuple[Any, Any]]:
+    """``f``'s value and its gradient with respect to the argument(s) ``argnums``.
+
+    Parameters
+    ----------
+    f : callable
+        Takes Values (and anything else) and returns a scalar Value.
+    argnums : int or tuple of int, default 0
+        Which positional argument(s) to differentiate; a tuple gives a tuple
+        of gradients.
+
+    Returns
+    -------
+    callable
+        ``(*args) -> (value, gradient)``: value a float, each gradient an
+        ndarray (or list of them) shaped like its argument.
+
+    Examples
+    --------
+    >>> import microgd as mg
+    >>> val, g = mg.value_and_grad(lambda x: (x ** 2).sum())([1.0, 2.0])
+    >>> val, g.tolist()
+    (5.0, [2.0, 4.0])
+    """
+    def wrapped(*args: Any, **kwargs: Any) -> tuple[Any, Any]:
+        nums = _argnums(argnums, len(args), "grad")
+        traced = any(_is_traced(args[i]) for i in nums)
+        args = list(args)
+        for i in nums:
+            if not traced:
+                _check_finite(args[i], "grad")
+            args[i] = _variables(args[i], traced)
+        out = _scalar(f(*args, **kwargs), "grad")
+        trees = [args[i] for i in nums]
+        flat = [leaf for t in trees for leaf in _leaves(t)]
+        gs = iter(_grads(out, flat, traced))
+        results = tuple(_rebuild(t, [next(gs) for _ in _leaves(t)]) for t in trees)
+        value = out if traced else out.item()
+        return value, results[0] if isinstance(argnums, int) else results
+
+    wrapped.__name__ = f"value_and_grad_{getattr(f, '__name__', 'f')}"
+    return wrapped
+
+
+def grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable[..., Any]:
+    """The gradient of a scalar function, as a new function.
+
+    Examples
+    --------
+    >>> import microgd as mg
+    >>> df = mg.grad(lambda x: x ** 3)
+    >>> float(df(2.0)), float(mg.grad(df)(2.0)), float(mg.grad(mg.grad(df))(2.0))
+    (12.0, 12.0, 6.0)
+    """
+    vg = value_and_grad(f, argnums)
+
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        return vg(*args, **kwargs)[1]
+
+    wrapped.__name__ = f"grad_{getattr(f, '__name__', 'f')}"
+    return wrapped
+
+
+def jacobian(f: Callable[..., Any], argnums: int = 0) -> Callable[..., Any]:
+    """The Jacobian of ``f``: shape ``f(x).shape + x.shape`` (one backward pass per output).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import microgd as mg
+    >>> J = mg.jacobian(lambda x: x ** 2)(np.array([1.0, 3.0]))
+    >>> J.tolist()
+    [[2.0, 0.0], [0.0, 6.0]]
+    """
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        (i,) = _argnums(argnums, len(args), "jacobian")
+        traced = _is_traced(args[i])
+        args = list(args)
+        if not traced:
+            _check_finite(args[i], "jacobian")
+        args[i] = _variables(args[i], traced)
+        out = f(*args, **kwargs)
+        if not isinstance(out, Value):
+            out = Value(out, requires_grad=False)
+        flat = _leaves(args[i])
+        rows: list[list[Any]] = [[] for _ in flat]
+        for k in range(out.size):
+            seed = np.zeros(out.size, dtype=out.dtype)
+            seed[k] = 1.0
+            if out.requires_grad:
+                gs = gradients(out, flat, grad_outputs=seed.reshape(out.shape),
+                               retain_graph=True, create_graph=traced)
+            else:
+                gs = [Value(np.zeros(w.shape, w.dtype), requires_grad=False) for w in flat]
+            for r, g in zip(rows, gs):
+                r.append(g)
+        blocks = []
+        for w, r in zip(flat, rows):
+            if traced:
+                blocks.append(ops.reshape(_stack_rows(r), shape=out.shape + w.shape))
+            else:
+                data = np.stack([np.asarray(g.data) for g in r]) if r else np.zeros((0,) + w.shape)
+                blocks.append(data.reshape(out.shape + w.shape))
+        return _rebuild(args[i], blocks)
+
+    wrapped.__name__ = f"jacobian_{getattr(f, '__name__', 'f')}"
+    return wrapped
+
+
+def _stack_rows(rows: list[Value]) -> Value:
+    return ops.concatenate(*[ops.reshape(r, shape=(1,) + r.shape) for r in rows], axis=0)
+
+
+def hessian(f: Callable[..., Any], argnums: int = 0) -> Callable[..., Any]:
+    """The Hessian of a scalar ``f``: shape ``x.shape + x.shape``.
+
+    Examples
+    --------
+    >>> import microgd as mg
+    >>> H = mg.hessian(lambda v: v[0] ** 2 * v[1])([1.0, 2.0])
+    >>> H.tolist()
+    [[4.0, 2.0], [2.0, 0.0]]
+    """
+    return jacobian(grad(f, argnums), argnums)
+
+
+def hvp(f: Callable[..., Any], x: Tree, v: Tree) -> Tree:
+    """The exact Hessian-vector product ``H(x) @ v`` of a scalar ``f``, shaped like ``x``.
+
+    Two reverse passes (reverse-over-reverse): the gradient is computed with
+    its graph recorded, then ``<grad f(x), v>`` is differentiated once more.
+    No finite differences, and no Hessian is ever formed.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import microgd as mg
+    >>> f = lambda x: (x[0] ** 2) * x[1]
+    >>> mg.hvp(f, np.array([1.0, 2.0]), np.array([1.0, 0.0])).tolist()
+    [4.0, 2.0]
+    """
+    return HessianOperator(f, x)(v)
+
+
+class HessianOperator:
+    """``v -> H(x) v`` for a fixed point: the gradient's graph is built once and reused.
+
+    Each product after the first costs one backward pass through that graph,
+    which is what makes Lanczos and Hutchinson cheap.
+
+    Parameters
+    ----------
+    f : callable
+        Scalar function of one argument (an array or a list of arrays).
+    x : array or list of arrays
+        The point.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import microgd as mg
+    >>> H = mg.transforms.HessianOperator(lambda x: (x ** 3).sum(), np.array([1.0, 2.0]))
+    >>> H(np.array([1.0, 1.0])).tolist(), H.n_products
+    ([6.0, 12.0], 1)
+    """
+
+    def __init__(self, f: Callable[..., Any], x: Tree) -> None:
+        _check_finite(x, "hvp")
+        self.x = x
+        self._vars = _variables(x, traced=False)
+        self._flat = _leaves(self._vars)
+        self.value = _scalar(f(self._vars), "hvp")
+        if self.value.requires_grad:
+            self._grads = gradients(self.value, self._flat, create_graph=True)
+        else:
+            self._grads = []
+        self.grad = _rebuild(x, [np.asarray(g.data) for g in self._grads] or
+                             [np.zeros(w.shape, w.dtype) for w in self._flat])
+        self.n = sum(w.size for w in self._flat)
+        self.n_products = 0
+
+    def __call__(self, v: Tree) -> Tree:
+        vs = _leaves(v)
+        if len(vs) != len(self._flat):
+            raise ValueError(f"hvp: v has {len(vs)} array(s) but x has {len(self._flat)}")
+        for a, w in zip(vs, self._flat):
+            if np.shape(a) != w.shape:
+                raise ValueError(f"hvp: v has shape {np.shape(a)} but x has shape {w.shape}")
+        self.n_products += 1
+        live = [(g, np.asarray(a, dtype=w.dtype)) for g, a, w in zip(self._grads, vs, self._flat)
+                if g.requires_grad]
+        if not live:
+            return _rebuild(self.x, [np.zeros(w.shape, w.dtype) for w in self._flat])
+        inner = live[0][0] * live[0][1]
+        total = ops.sum(inner, axis=None, keepdims=False)
+        for g, a in live[1:]:
+            total = total + ops.sum(g * a, axis=None, keepdims=False)
+        hv = gradients(total, self._flat, retain_graph=True)
+        return _rebuild(self.x, [np.asarray(h.data) for h in hv])
+
+    def matvec(self, vec: np.ndarray) -> np.ndarray:
+        """``H @ vec`` on flat vectors of length ``n``."""
+        return flatten(self(unflatten(vec, self.x)))
+
+
+def flatten(tree: Tree) -> np.ndarray:
+    """All leaves of ``tree`` as one flat float vector."""
+    return np.concatenate([np.ravel(np.asarray(getattr(t, "data", t))) for t in _leaves(tree)])
+
+
+def unflatten(vec: np.ndarray, like: Tree) -> Tree:
+    """``vec`` cut and shaped like the leaves of ``like``."""
+    out, start = [], 0
+    for leaf in _leaves(like):
+        shape = np.shape(getattr(leaf, "data", leaf))
+        size = int(np.prod(shape, dtype=np.int64))
+        out.append(np.asarray(vec[start:start + size]).reshape(shape))
+        start += size
+    return _rebuild(like, out)

@@ -88,8 +88,8 @@ def _check_finite(tree: Tree, where: str) -> None:
         try:
             finite = np.isfinite(np.asarray(data, dtype=float)).all()
         except (TypeError, ValueError):
-            raise TypeError(f"{where}: arguments must be numeric arrays, got {type(data).__name__}") \
-                from None
+            kind = type(data).__name__
+            raise TypeError(f"{where}: arguments must be numeric arrays, got {kind}") from None
         if not finite:
             raise ValueError(f"{where}: the point contains nan or inf")
 
@@ -122,8 +122,9 @@ def value_and_grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0
 
     Examples
     --------
+    >>> import numpy as np
     >>> import microgd as mg
-    >>> val, g = mg.value_and_grad(lambda x: (x ** 2).sum())([1.0, 2.0])
+    >>> val, g = mg.value_and_grad(lambda x: (x ** 2).sum())(np.array([1.0, 2.0]))
     >>> val, g.tolist()
     (5.0, [2.0, 4.0])
     """
@@ -197,10 +198,10 @@ def jacobian(f: Callable[..., Any], argnums: int = 0) -> Callable[..., Any]:
                                retain_graph=True, create_graph=traced)
             else:
                 gs = [Value(np.zeros(w.shape, w.dtype), requires_grad=False) for w in flat]
-            for r, g in zip(rows, gs):
+            for r, g in zip(rows, gs, strict=True):
                 r.append(g)
         blocks = []
-        for w, r in zip(flat, rows):
+        for w, r in zip(flat, rows, strict=True):
             if traced:
                 blocks.append(ops.reshape(_stack_rows(r), shape=out.shape + w.shape))
             else:
@@ -221,8 +222,9 @@ def hessian(f: Callable[..., Any], argnums: int = 0) -> Callable[..., Any]:
 
     Examples
     --------
+    >>> import numpy as np
     >>> import microgd as mg
-    >>> H = mg.hessian(lambda v: v[0] ** 2 * v[1])([1.0, 2.0])
+    >>> H = mg.hessian(lambda v: v[0] ** 2 * v[1])(np.array([1.0, 2.0]))
     >>> H.tolist()
     [[4.0, 2.0], [2.0, 0.0]]
     """
@@ -288,12 +290,12 @@ class HessianOperator:
         vs = _leaves(v)
         if len(vs) != len(self._flat):
             raise ValueError(f"hvp: v has {len(vs)} array(s) but x has {len(self._flat)}")
-        for a, w in zip(vs, self._flat):
+        for a, w in zip(vs, self._flat, strict=True):
             if np.shape(a) != w.shape:
                 raise ValueError(f"hvp: v has shape {np.shape(a)} but x has shape {w.shape}")
         self.n_products += 1
-        live = [(g, np.asarray(a, dtype=w.dtype)) for g, a, w in zip(self._grads, vs, self._flat)
-                if g.requires_grad]
+        live = [(g, np.asarray(a, dtype=w.dtype))
+                for g, a, w in zip(self._grads, vs, self._flat, strict=True) if g.requires_grad]
         if not live:
             return _rebuild(self.x, [np.zeros(w.shape, w.dtype) for w in self._flat])
         inner = live[0][0] * live[0][1]

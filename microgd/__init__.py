@@ -49,6 +49,14 @@ from microgd.functions import (
 )
 
 from microgd.transforms import grad, hessian, hvp, jacobian, value_and_grad
+from microgd.curvature import (
+    CriticalPoint,
+    classify,
+    find_critical_points,
+    hessian_density,
+    hessian_eigs,
+    hessian_trace,
+)
 
 __version__ = "0.1.0"
 
@@ -58,4 +66,6 @@ __all__ = [
     "log_softmax", "logsumexp", "max", "maximum", "mean", "min", "minimum", "no_grad", "ops",
     "relu", "reshape", "sigmoid", "sin", "softmax", "sqrt", "stack", "sum", "tanh",
     "transpose", "where", "grad", "value_and_grad", "jacobian", "hvp", "hessian", "transforms",
+    "CriticalPoint", "classify", "find_critical_points", "hessian_density", "hessian_eigs",
+    "hessian_trace",
 ]

@@ -99,7 +99,8 @@ class detect_anomaly(_SetMode):
     Examples
     --------
     >>> import microgd as mg
-    >>> with mg.detect_anomaly():
+    >>> import numpy as np
+    >>> with mg.detect_anomaly(), np.errstate(invalid="ignore"):
     ...     try:
     ...         mg.Value(-1.0).log()
     ...     except mg.AnomalyError as e:

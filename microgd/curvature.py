@@ -463,11 +463,12 @@ def find_critical_points(f: Callable[[Any], Any], bounds: Sequence[tuple[float, 
 
     Examples
     --------
+    >>> import numpy as np
     >>> import microgd as mg
     >>> pts = mg.find_critical_points(lambda v: v[0] ** 2 - v[1] ** 2, [(-1, 1), (-1, 1)],
     ...                               starts=5)
-    >>> [(p.kind, p.x.round(6).tolist()) for p in pts]
-    [('saddle', [0.0, 0.0])]
+    >>> [(p.kind, np.abs(p.x).max() < 1e-9) for p in pts]
+    [('saddle', True)]
     """
     b = _check_bounds(bounds, "find_critical_points")
     if starts < 1:

@@ -467,7 +467,7 @@ def find_critical_points(f: Callable[[Any], Any], bounds: Sequence[tuple[float, 
     >>> import microgd as mg
     >>> pts = mg.find_critical_points(lambda v: v[0] ** 2 - v[1] ** 2, [(-1, 1), (-1, 1)],
     ...                               starts=5)
-    >>> [(p.kind, np.abs(p.x).max() < 1e-9) for p in pts]
+    >>> [(p.kind, bool(np.abs(p.x).max() < 1e-9)) for p in pts]
     [('saddle', True)]
     """
     b = _check_bounds(bounds, "find_critical_points")

@@ -1,0 +1,190 @@
+"""Hessian spectrum, trace, density; classification of critical points; finding them all."""
+
+import numpy as np
+import pytest
+
+import microgd as mg
+
+
+def quadratic(A):
+    return lambda x: 0.5 * (x @ (A @ x))
+
+
+def symmetric_with_spectrum(eigs, seed=0):
+    rng = np.random.default_rng(seed)
+    Q, _ = np.linalg.qr(rng.standard_normal((len(eigs), len(eigs))))
+    return (Q * eigs) @ Q.T
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_lanczos_matches_dense_on_n500_with_negative_eigenvalues(seed):
+    rng = np.random.default_rng(100 + seed)
+    n = 500
+    bulk = rng.uniform(-4, 4, n - 8)
+    eigs = np.concatenate([[-90.0, -60.0, -35.0, -20.0], bulk, [18.0, 40.0, 70.0, 100.0]])
+    A = symmetric_with_spectrum(eigs, seed)
+    f = quadratic(A)
+    x = np.zeros(n)
+    exact = np.linalg.eigvalsh(A)
+    lz = mg.hessian_eigs(f, x, k=4, which="both", method="lanczos", seed=seed)
+    assert lz.method == "lanczos" and lz.converged
+    want = np.concatenate([exact[:4], exact[-4:]])
+    np.testing.assert_allclose(lz.eigenvalues, want, rtol=1e-8)
+    assert lz.n_hvp < 200  # far fewer products than n
+    # eigenvectors: unit norm, and H v = lambda v up to the reported residuals
+    vecs = lz.eigenvectors
+    assert vecs.shape == (8, n)
+    np.testing.assert_allclose(np.linalg.norm(vecs, axis=1), 1.0, rtol=1e-10)
+    true_res = np.linalg.norm(vecs @ A - lz.eigenvalues[:, None] * vecs, axis=1)
+    np.testing.assert_allclose(true_res, lz.residuals, rtol=1e-3, atol=1e-10)
+
+
+def test_dense_eigs_which_and_shapes():
+    A = symmetric_with_spectrum(np.array([-3.0, -1.0, 0.5, 2.0, 7.0]))
+    f = quadratic(A)
+    x = np.zeros(5)
+    r = mg.hessian_eigs(f, x, k=2, which="largest")
+    np.testing.assert_allclose(r.eigenvalues, [2.0, 7.0], rtol=1e-12)
+    assert r.method == "dense" and r.converged and r.n_hvp == 5
+    np.testing.assert_allclose(mg.hessian_eigs(f, x, k=1, which="smallest").eigenvalues, [-3.0])
+    both = mg.hessian_eigs(f, x, k=3)  # 2k > n: each eigenvalue once
+    np.testing.assert_allclose(both.eigenvalues, [-3.0, -1.0, 0.5, 2.0, 7.0], rtol=1e-12)
+    assert np.all(both.residuals < 1e-12)
+
+
+def test_eigenvectors_come_back_in_x_shape():
+    f = lambda W: (W ** 2 * np.arange(1.0, 7.0).reshape(2, 3)).sum()  # noqa: E731
+    r = mg.hessian_eigs(f, np.zeros((2, 3)), k=1)
+    assert r.eigenvectors.shape == (2, 2, 3)
+    np.testing.assert_allclose(r.eigenvalues, [2.0, 12.0])
+    assert abs(r.eigenvectors[1][1, 2]) == pytest.approx(1.0)
+
+
+def test_list_of_parameters():
+    f = lambda ps: (ps[0] ** 2).sum() - 3 * (ps[1] ** 2).sum()  # noqa: E731
+    x = [np.ones(2), np.ones(1)]
+    r = mg.hessian_eigs(f, x, k=1)
+    np.testing.assert_allclose(r.eigenvalues, [-6.0, 2.0])
+    assert isinstance(r.eigenvectors[0], list) and r.eigenvectors[0][1].shape == (1,)
+    cp = mg.classify(f, [np.zeros(2), np.zeros(1)])
+    assert cp.kind == "saddle" and isinstance(cp.escape_direction, list)
+    np.testing.assert_allclose(np.abs(cp.escape_direction[1]), [1.0])
+
+
+def test_trace_within_three_standard_errors():
+    A = symmetric_with_spectrum(np.linspace(-5, 20, 60), seed=3)
+    t = mg.hessian_trace(quadratic(A), np.zeros(60), samples=200, seed=1)
+    assert t.samples == 200 and t.stderr > 0
+    assert abs(t.estimate - np.trace(A)) < 3 * t.stderr
+
+
+def test_density_peaks_at_eigenvalues_and_integrates_to_one():
+    A = symmetric_with_spectrum(np.array([-2.0] * 10 + [3.0] * 30), seed=4)
+    d = mg.hessian_density(quadratic(A), np.zeros(40), steps=40, runs=2, grid=2001)
+    dx = d.grid[1] - d.grid[0]
+    assert d.density.sum() * dx == pytest.approx(1.0)
+    mass_near = lambda c: d.density[np.abs(d.grid - c) < 0.1].sum() * dx  # noqa: E731
+    assert mass_near(3.0) == pytest.approx(0.75, abs=0.15)
+    assert mass_near(-2.0) == pytest.approx(0.25, abs=0.15)
+
+
+TEXTBOOK = [
+    ("x^2+y^2", lambda v: v[0] ** 2 + v[1] ** 2, [0.0, 0.0], "minimum"),
+    ("x^2-y^2", lambda v: v[0] ** 2 - v[1] ** 2, [0.0, 0.0], "saddle"),
+    ("-x^2-y^2", lambda v: -v[0] ** 2 - v[1] ** 2, [0.0, 0.0], "maximum"),
+    ("monkey saddle", lambda v: v[0] ** 3 - 3 * v[0] * v[1] ** 2, [0.0, 0.0], "degenerate"),
+    ("x^4+y^4", lambda v: v[0] ** 4 + v[1] ** 4, [0.0, 0.0], "degenerate"),
+    ("rosenbrock", lambda v: (1 - v[0]) ** 2 + 100 * (v[1] - v[0] ** 2) ** 2, [1.0, 1.0],
+     "minimum"),
+    ("sloped", lambda v: v[0] ** 2 + v[1], [0.0, 0.0], "not critical"),
+    ("x^2-y^2 off", lambda v: v[0] ** 2 - v[1] ** 2, [0.1, 0.0], "not critical"),
+]
+
+
+@pytest.mark.parametrize(("name", "f", "x", "kind"), TEXTBOOK, ids=[t[0] for t in TEXTBOOK])
+def test_classify_textbook_cases(name, f, x, kind):
+    cp = mg.classify(f, np.array(x))
+    assert cp.kind == kind
+    assert cp.tol_eig >= 0 and cp.tol_grad >= 0
+    if kind in ("minimum", "degenerate"):
+        assert cp.escape_direction is None
+
+
+def test_saddle_escape_direction_descends():
+    f = lambda v: v[0] ** 2 - v[1] ** 2 + 0.5 * v[0] * v[1]  # noqa: E731
+    cp = mg.classify(f, np.zeros(2))
+    assert cp.kind == "saddle" and cp.grad_norm == 0
+    e = cp.escape_direction
+    assert np.linalg.norm(e) == pytest.approx(1.0)
+    H = mg.hessian(f)(np.zeros(2))
+    assert e @ H @ e == pytest.approx(cp.eigenvalues[0]) and cp.eigenvalues[0] < 0
+    for step in (1e-3, 1e-1):
+        assert f(mg.Value(step * e)).item() < 0 and f(mg.Value(-step * e)).item() < 0
+
+
+def test_maximum_has_escape_direction_and_tol_scales():
+    cp = mg.classify(lambda v: -(v ** 2).sum(), np.zeros(3))
+    assert cp.kind == "maximum" and cp.escape_direction is not None
+    cp2 = mg.classify(lambda v: v[0] ** 2 + 1e-4 * v[1] ** 2, np.zeros(2), tol=1e-3)
+    assert cp2.kind == "degenerate" and cp2.tol_eig == pytest.approx(2e-3)
+    cp3 = mg.classify(lambda v: v[0] ** 2 + 1e-4 * v[1] ** 2, np.zeros(2))
+    assert cp3.kind == "minimum"
+    tiny = mg.classify(lambda v: 1e-9 * (v ** 2).sum(), np.zeros(2))
+    assert tiny.kind == "minimum"  # relative tolerances: scale does not matter
+
+
+def test_classify_any_shape():
+    cp = mg.classify(lambda W: (W ** 2).sum() - 2 * W[0, 0] ** 2, np.zeros((2, 2)))
+    assert cp.kind == "saddle" and cp.escape_direction.shape == (2, 2)
+    assert abs(cp.escape_direction[0, 0]) == pytest.approx(1.0)
+    assert cp.eigenvectors.shape == (4, 2, 2)
+
+
+def himmelblau(v):
+    return (v[0] ** 2 + v[1] - 11) ** 2 + (v[0] + v[1] ** 2 - 7) ** 2
+
+
+def test_find_all_nine_critical_points_of_himmelblau():
+    pts = mg.find_critical_points(himmelblau, [(-5, 5), (-5, 5)], starts=200, seed=0)
+    kinds = [p.kind for p in pts]
+    assert len(pts) == 9
+    assert kinds.count("minimum") == 4 and kinds.count("saddle") == 4
+    assert kinds.count("maximum") == 1
+    minima = sorted(tuple(np.round(p.x, 6)) for p in pts if p.kind == "minimum")
+    assert (3.0, 2.0) in minima
+    for p in pts:
+        assert p.grad_norm < 1e-8
+    assert pts[-1].kind == "maximum"
+    np.testing.assert_allclose(pts[-1].x, [-0.270845, -0.923039], atol=1e-6)
+    assert [p.value for p in pts] == sorted(p.value for p in pts)
+
+
+def test_find_critical_points_one_dimension_and_box():
+    pts = mg.find_critical_points(lambda v: (v ** 4 - 2 * v ** 2).sum(), [(-2, 2)], starts=30)
+    assert [p.kind for p in pts] == ["minimum", "minimum", "maximum"]
+    np.testing.assert_allclose(sorted(float(p.x[0]) for p in pts), [-1, 0, 1], atol=1e-9)
+    inside = mg.find_critical_points(lambda v: (v ** 4 - 2 * v ** 2).sum(), [(0.5, 2)],
+                                     starts=30)
+    assert [round(float(p.x[0]), 9) for p in inside] == [1.0]
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: mg.hessian_eigs(lambda x: (x ** 2).sum(), np.zeros(3), k=4),
+         r"k=4 is larger than the number of parameters n=3"),
+        (lambda: mg.hessian_eigs(lambda x: (x ** 2).sum(), np.zeros(3), k=0), "positive"),
+        (lambda: mg.hessian_eigs(lambda x: (x ** 2).sum(), np.zeros(3), which="top"),
+         "which must be"),
+        (lambda: mg.hessian_eigs(lambda x: x ** 2, np.zeros(3), k=1), "must return a scalar"),
+        (lambda: mg.classify(lambda x: x * 2, np.zeros(2)), "must return a scalar"),
+        (lambda: mg.find_critical_points(himmelblau, [(5, -5), (-5, 5)]),
+         r"bounds\[0\] has low 5.0 > high -5.0"),
+        (lambda: mg.find_critical_points(himmelblau, [(0, np.inf)]), "finite"),
+        (lambda: mg.find_critical_points(himmelblau, [1, 2]), r"\(low, high\) pairs"),
+        (lambda: mg.hessian_trace(lambda x: x.sum(), np.zeros(2), samples=1), "at least 2"),
+    ],
+)
+def test_bad_input(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()

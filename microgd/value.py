@@ -184,6 +184,29 @@ class Value:
         """
         _autodiff.backward(self, gradient, retain_graph, create_graph)
 
+    def assign(self, data: Any) -> Value:
+        """Replace the data with ``data`` of the same shape, cast to this Value's dtype.
+
+        The way optimizers update parameters: the graph is not involved, and
+        the Value keeps its identity, shape and dtype.
+
+        Examples
+        --------
+        >>> import microgd as mg
+        >>> w = mg.Value(1.0)
+        >>> w.assign(w.data - 0.5).data
+        np.float64(0.5)
+        """
+        new = np.asarray(data.data if isinstance(data, Value) else data)
+        if new.shape != self.shape:
+            raise ValueError(f"assign: data of shape {new.shape} given for a Value of "
+                             f"shape {self.shape}")
+        if new.dtype.kind not in "biuf":
+            raise TypeError(f"assign: data of dtype {new.dtype} is not numeric")
+        new = new.astype(self.dtype, copy=True)
+        self.data = new[()] if new.ndim == 0 else new
+        return self
+
     def zero_grad(self) -> None:
         """Forget the accumulated gradient (``.grad`` becomes None)."""
         self.grad = None

@@ -296,9 +296,9 @@ def _toposort(roots: list[Value]) -> list[Value]:
         node._mark = entered
         args = node._args
         if args is None:
-            if node._prim is not None:
-                raise _freed(node)
             continue
+        if node._raw is None:
+            raise _freed(node)
         for a in args:
             if isinstance(a, Value) and a.requires_grad and a._mark is not entered \
                     and a._mark is not emitted:
@@ -380,9 +380,11 @@ def backprop(
         for node in order:  # after an error, drop the partial sums
             node._g = None
     if not retain_graph:
+        # Drop the saved input data; keep the structure (op and inputs) so the
+        # graph can still be drawn, and a second backward can say what happened.
         for node in order:
             if node._prim is not None:
-                node._args = node._raw = node._params = None
+                node._raw = None
     return result
 
 

@@ -58,6 +58,10 @@ from microgd.curvature import (
     hessian_trace,
 )
 
+from microgd import data, nn, optim  # noqa: E402  (after the core they build on)
+from microgd.train import DivergenceError, History, fit  # noqa: E402
+from microgd.checkpoint import load_checkpoint, save_checkpoint  # noqa: E402
+
 __version__ = "0.1.0"
 
 __all__ = [
@@ -67,5 +71,6 @@ __all__ = [
     "relu", "reshape", "sigmoid", "sin", "softmax", "sqrt", "stack", "sum", "tanh",
     "transpose", "where", "grad", "value_and_grad", "jacobian", "hvp", "hessian", "transforms",
     "CriticalPoint", "classify", "find_critical_points", "hessian_density", "hessian_eigs",
-    "hessian_trace",
+    "hessian_trace", "data", "nn", "optim", "DivergenceError", "History", "fit",
+    "load_checkpoint", "save_checkpoint",
 ]

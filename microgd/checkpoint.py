@@ -46,7 +46,7 @@ def save_checkpoint(path: str | os.PathLike, params: Any, optimizer: Any = None)
     >>> w = mg.Value([1.0, 2.0])
     >>> path = os.path.join(tempfile.mkdtemp(), "ckpt.npz")
     >>> mg.save_checkpoint(path, [w])
-    >>> w.assign([0.0, 0.0]) and None
+    >>> _ = w.assign([0.0, 0.0])
     >>> mg.load_checkpoint(path, [w])
     >>> w.data.tolist()
     [1.0, 2.0]

@@ -67,7 +67,7 @@ class History:
         --------
         >>> from microgd import History
         >>> History(step_loss=[4.0, 2.0]).smoothed(beta=0.5)
-        [4.0, 2.666666666666667]
+        [4.0, 2.6666666666666665]
         """
         if not 0 <= beta < 1:
             raise ValueError(f"smoothed: beta must be in [0, 1), got {beta}")

@@ -61,6 +61,7 @@ from microgd.curvature import (
 from microgd import data, nn, optim  # noqa: E402  (after the core they build on)
 from microgd.train import DivergenceError, History, fit  # noqa: E402
 from microgd.checkpoint import load_checkpoint, save_checkpoint  # noqa: E402
+from microgd.search import SearchResult, coarse_to_fine, grid_search  # noqa: E402
 
 __version__ = "0.1.0"
 
@@ -72,5 +73,5 @@ __all__ = [
     "transpose", "where", "grad", "value_and_grad", "jacobian", "hvp", "hessian", "transforms",
     "CriticalPoint", "classify", "find_critical_points", "hessian_density", "hessian_eigs",
     "hessian_trace", "data", "nn", "optim", "DivergenceError", "History", "fit",
-    "load_checkpoint", "save_checkpoint",
+    "load_checkpoint", "save_checkpoint", "SearchResult", "coarse_to_fine", "grid_search",
 ]

@@ -1,0 +1,91 @@
+"""Lesson 2: divide and conquer (coarse grid, then zoom) is cheap, but can miss a minimum.
+
+Part 1, the course toy y = x * w (and y = x * w + b): evaluate a coarse grid,
+take its best point, put a finer grid on the cell around it, and repeat.  Each
+round shrinks the box by (num - 1) / 2, so 1e-6 accuracy takes a few dozen
+evaluations, where a plain grid that fine would need millions (billions of
+millions with two weights).
+
+Part 2, the catch: zooming only ever looks near the best *coarse* point.  On
+
+    f(w) = 0.5 (w - 3)^2 - 4 exp(-200 (w - 0.7)^2) + 1,    w in [0, 4],
+
+a broad basin at w = 3 (f = 1) sits next to a narrow, deeper well at
+w = 0.7 (f = -0.36).  A 5-point coarse grid (0, 1, 2, 3, 4) never lands in the
+well, so the search homes in on w = 3; the full grid with step 0.01 finds the
+well.  Whether a coarse grid catches the well is luck of alignment: 7 points
+do, 11 do not.
+
+Run: python examples/divide_and_conquer.py
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from microgd import search
+
+X = np.array([1.0, 2.0, 3.0])
+Y = np.array([2.0, 4.0, 6.0])
+TOL = 1e-6
+
+
+def mse_w(p: np.ndarray) -> float:
+    return float(np.mean((X * p[0] - Y) ** 2))
+
+
+def mse_wb(p: np.ndarray) -> float:
+    return float(np.mean((X * p[0] + p[1] - Y) ** 2))
+
+
+def well(p: np.ndarray) -> float:
+    """A broad basin at w = 3 and a narrow, deeper well at w = 0.7."""
+    w = p[0]
+    return float(0.5 * (w - 3) ** 2 - 4 * np.exp(-200 * (w - 0.7) ** 2) + 1)
+
+
+def grid_cost(bounds: list[tuple[float, float]], tol: float) -> int:
+    """Evaluations of a plain grid with spacing at most ``tol`` on ``bounds``."""
+    return math.prod(math.ceil((hi - lo) / tol) + 1 for lo, hi in bounds)
+
+
+def main(verbose: bool = True) -> dict:
+    b1, b2 = [(0.0, 4.0)], [(0.0, 4.0), (-2.0, 2.0)]
+    one = search.coarse_to_fine(mse_w, b1, num=11, tol=TOL)
+    two = search.coarse_to_fine(mse_wb, b2, num=11, tol=TOL)
+    coarse = search.coarse_to_fine(well, b1, num=5, tol=TOL)
+    fine = search.grid_search(well, b1, num=401)
+    by_num = {n: search.coarse_to_fine(well, b1, num=n, tol=TOL) for n in (5, 7, 11, 41)}
+    result = {
+        "w_best": float(one.x[0]), "loss_best": float(one.value),
+        "evaluations_1d": one.evaluations, "grid_evaluations_1d": grid_cost(b1, TOL),
+        "wb_best": two.x.tolist(), "loss_best_2d": float(two.value),
+        "evaluations_2d": two.evaluations, "grid_evaluations_2d": grid_cost(b2, TOL),
+        "coarse_w": float(coarse.x[0]), "coarse_value": float(coarse.value),
+        "coarse_evaluations": coarse.evaluations,
+        "fine_w": float(fine.x[0]), "fine_value": float(fine.value),
+        "fine_evaluations": fine.evaluations,
+        "well_by_num": {n: float(r.x[0]) for n, r in by_num.items()},
+    }
+    if verbose:
+        print("Lesson 2: divide and conquer, y = x * w on x = [1, 2, 3], y = [2, 4, 6]")
+        print(f"coarse-to-fine, 11 points per round, to {TOL:g}: w = {one.x[0]:.7f}, "
+              f"MSE = {one.value:.2g}, {one.evaluations} evaluations in {one.rounds} rounds")
+        print(f"  a plain grid that fine: {result['grid_evaluations_1d']:,} evaluations")
+        print(f"y = x * w + b: (w, b) = ({two.x[0]:.7f}, {two.x[1]:.7f}), "
+              f"{two.evaluations} evaluations (plain grid: {result['grid_evaluations_2d']:.2g})")
+        print("\nThe catch: f(w) = 0.5 (w - 3)^2 - 4 exp(-200 (w - 0.7)^2) + 1 on [0, 4]")
+        print(f"coarse-to-fine from 5 points: w = {coarse.x[0]:.6f}, f = {coarse.value:.4f} "
+              f"({coarse.evaluations} evaluations): stuck in the broad basin")
+        print(f"full grid, 401 points:        w = {fine.x[0]:.6f}, f = {fine.value:.4f} "
+              f"({fine.evaluations} evaluations): the narrow well is lower")
+        print("which minimum coarse-to-fine reaches depends on the coarse grid:")
+        for n, r in by_num.items():
+            print(f"  num = {n:2d}: w = {r.x[0]:.6f}, f = {r.value:.4f}")
+    return result
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,66 @@
+"""Lesson 1: exhaustive search for the weight of y = x * w, and why it does not scale.
+
+The data are x = [1, 2, 3], y = [2, 4, 6]; the loss is the mean squared error
+of the prediction x * w.  With one weight we can simply try every w on a grid
+from 0 to 4 in steps of 0.1 (41 values) and keep the best: w = 2, loss 0.
+
+Add a bias, y = x * w + b, and the same resolution needs 41 values of w for
+*each* of 41 values of b: 41 ** 2 = 1681 evaluations.  Every further weight
+multiplies the cost by 41 again; a network with a few thousand weights is
+out of reach of any grid.
+
+Run: python examples/exhaustive_search.py
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from microgd import search
+
+X = np.array([1.0, 2.0, 3.0])
+Y = np.array([2.0, 4.0, 6.0])
+NUM = 41  # 0.0, 0.1, ..., 4.0: the course's np.arange(0.0, 4.1, 0.1)
+
+
+def mse_w(p: np.ndarray) -> float:
+    """Loss of the model y = x * w at p = [w]."""
+    return float(np.mean((X * p[0] - Y) ** 2))
+
+
+def mse_wb(p: np.ndarray) -> float:
+    """Loss of the model y = x * w + b at p = [w, b]."""
+    return float(np.mean((X * p[0] + p[1] - Y) ** 2))
+
+
+def main(verbose: bool = True) -> dict:
+    one = search.grid_search(mse_w, [(0.0, 4.0)], num=NUM)
+    two = search.grid_search(mse_wb, [(0.0, 4.0), (-2.0, 2.0)], num=NUM)
+    # The cost at the same resolution for more weights, without running those grids.
+    cost = {d: NUM ** d for d in (1, 2, 3, 5, 10)}
+    result = {
+        "w_best": float(one.x[0]), "loss_best": float(one.value),
+        "evaluations_1d": one.evaluations,
+        "wb_best": two.x.tolist(), "loss_best_2d": float(two.value),
+        "evaluations_2d": two.evaluations,
+        "evaluations_by_dimension": cost,
+    }
+    if verbose:
+        print("Lesson 1: exhaustive search, y = x * w on x = [1, 2, 3], y = [2, 4, 6]")
+        print("   w     MSE")
+        for w in (0.0, 1.0, 1.9, 2.0, 2.1, 3.0, 4.0):
+            print(f"  {w:3.1f}  {mse_w(np.array([w])):6.3f}")
+        print(f"best of {one.evaluations} values of w in [0, 4]: w = {one.x[0]:.1f}, "
+              f"MSE = {one.value:.3g}")
+        print(f"\nAdd a bias, y = x * w + b, same step 0.1 (b in [-2, 2]): "
+              f"{two.evaluations} evaluations")
+        print(f"best (w, b) = ({two.x[0]:.1f}, {two.x[1]:.1f}), MSE = {two.value:.3g}")
+        print(f"\nEvaluations at {NUM} points per weight, by number of weights:")
+        for d, n in cost.items():
+            print(f"  {d:2d} weight{'s' if d > 1 else ' '}: {n:.3g}")
+        print("The grid grows exponentially with the number of weights.")
+    return result
+
+
+if __name__ == "__main__":
+    main()

@@ -14,6 +14,7 @@ data with ``_raw``: such constants have zero derivative almost everywhere.
 from __future__ import annotations
 
 import builtins
+import math
 import operator
 from typing import Any
 
@@ -87,13 +88,14 @@ reshape = Primitive(
 )
 
 
-def _inverse(axes: Any) -> Any:
-    return None if axes is None else tuple(np.argsort(axes))
+def _inverse(axes: Any, ndim: int) -> Any:
+    # Axes may count from the end (as NumPy allows): normalize before inverting.
+    return None if axes is None else tuple(int(i) for i in np.argsort([a % ndim for a in axes]))
 
 
 transpose = Primitive(
     "transpose", lambda x, axes: np.transpose(x, axes),
-    lambda g, ans, x, axes: transpose(g, axes=_inverse(axes)),
+    lambda g, ans, x, axes: transpose(g, axes=_inverse(axes, len(_shape(x)))),
     error="axes {axes} do not match shape {0}",
 )
 
@@ -168,15 +170,20 @@ neg = Primitive("neg", operator.neg, lambda g, ans, x: -g)
 
 
 def _pow_exponent(b: Any) -> Any:
-    # d/da a**b = b * a**(b-1); where b == 0 use a**1 instead, so 0 * 0**-1
-    # cannot turn into nan (the product is 0 either way).
-    rb = _raw(b)
-    if isinstance(rb, (int, float)):
-        return b - 1 if rb != 0 else 1
-    return where(b - 1, 1.0, cond=np.asarray(rb) != 0)
+    # d/da a**b = b * a**(b-1).  For a constant exponent 0, use a**1 instead,
+    # so 0 * 0**-1 cannot turn into nan (the product is 0 either way).  A
+    # traced exponent keeps b - 1 exactly: its derivative in b must be right.
+    if isinstance(b, Value):
+        return b - 1
+    if isinstance(b, (int, float)):
+        return b - 1 if b != 0 else 1
+    return where(b - 1, 1.0, cond=np.asarray(b) != 0)
 
 
 def _safe_log(a: Any) -> Any:
+    # log(a), with a == 0 (where d/db a**b = a**b log a = 0 for b > 0) read as log(1).
+    if type(a) in (int, float):
+        return math.log(a) if a != 0 else 0.0  # a Python float stays weakly typed
     ra = _raw(a)
     return log(where(a, 1.0, cond=np.asarray(ra) != 0))
 

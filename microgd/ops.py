@@ -169,15 +169,21 @@ div = Primitive(
 neg = Primitive("neg", operator.neg, lambda g, ans, x: -g)
 
 
-def _pow_exponent(b: Any) -> Any:
-    # d/da a**b = b * a**(b-1).  For a constant exponent 0, use a**1 instead,
-    # so 0 * 0**-1 cannot turn into nan (the product is 0 either way).  A
-    # traced exponent keeps b - 1 exactly: its derivative in b must be right.
-    if isinstance(b, Value):
-        return b - 1
-    if isinstance(b, (int, float)):
-        return b - 1 if b != 0 else 1
-    return where(b - 1, 1.0, cond=np.asarray(b) != 0)
+def _pow_base_vjp(g: Any, ans: Any, a: Any, b: Any) -> Any:
+    """d/da a**b = b * a**(b-1), without 0 * 0**-1 = nan where a == b == 0."""
+    if not isinstance(b, Value):
+        # A constant exponent: where b == 0 use a**1 instead of a**-1 (the
+        # product is 0 either way).
+        if isinstance(b, (int, float)):
+            exponent = b - 1 if b != 0 else 1
+        else:
+            exponent = where(b - 1, 1.0, cond=np.asarray(b) != 0)
+        return _unbroadcast(g * b * a ** exponent, a)
+    # A traced exponent keeps b - 1 exactly, so derivatives in b stay right;
+    # only where a == b == 0 (a**b is 1 along b = 0) is the base read as 1.
+    keep = (np.asarray(_raw(a)) != 0) | (np.asarray(_raw(b)) != 0)
+    safe_a = a if keep.all() else where(a, 1.0, cond=keep)
+    return _unbroadcast(g * b * safe_a ** (b - 1), a)
 
 
 def _safe_log(a: Any) -> Any:
@@ -190,7 +196,7 @@ def _safe_log(a: Any) -> Any:
 
 pow = Primitive(
     "pow", operator.pow,
-    lambda g, ans, a, b: _unbroadcast(g * b * a ** _pow_exponent(b), a),
+    _pow_base_vjp,
     lambda g, ans, a, b: _unbroadcast(g * _safe_log(a) * ans, b),
 )
 

@@ -322,12 +322,17 @@ def _tridiagonal(matvec: Callable[[np.ndarray], np.ndarray], q0: np.ndarray,
 # ---- classifying and finding critical points -----------------------------
 
 
-def classify(f: Callable[[Any], Any], x: Tree, tol: float | None = None) -> CriticalPoint:
+def classify(f: Callable[[Any], Any], x: Tree, tol: float | None = None,
+             scale: float | None = None) -> CriticalPoint:
     """What kind of point ``x`` is for ``f``: minimum, maximum, saddle, degenerate or not critical.
 
     Tolerances are relative to the spectrum's scale ``s = max |eigenvalue|``
     and reported back: ``tol_eig = tol * s`` and
-    ``tol_grad = tol * s * max(1, |x|_inf)`` (``tol`` defaults to 1e-6).  A
+    ``tol_grad = tol * s * max(1, |x|_inf)`` (``tol`` defaults to 1e-6).
+    ``scale``, when given, is a reference curvature of ``f`` (e.g. its typical
+    ``max |eigenvalue|`` over a region) and ``s`` is at least that: near a
+    degenerate point the local spectrum alone is tiny, and only a reference
+    scale can tell that it is tiny.  A
     point whose gradient norm exceeds ``tol_grad`` is not critical; one whose
     smallest ``|eigenvalue|`` is at most ``tol_eig`` is degenerate (second
     order cannot decide).  With Lanczos (n > 2000) only the extreme
@@ -356,7 +361,8 @@ def classify(f: Callable[[Any], Any], x: Tree, tol: float | None = None) -> Crit
         values = r.eigenvalues
         vecs = np.stack([flatten(v) for v in r.eigenvectors]) if not isinstance(
             r.eigenvectors, np.ndarray) else r.eigenvectors.reshape(len(values), -1)
-    scale = float(np.abs(values).max()) if len(values) else 0.0
+    local = float(np.abs(values).max()) if len(values) else 0.0
+    scale = max(local, 0.0 if scale is None else float(scale))
     tol_eig = rel * scale
     xinf = float(np.abs(flatten(x)).max()) if op.n else 0.0
     tol_grad = rel * scale * max(1.0, xinf)
@@ -479,15 +485,21 @@ def find_critical_points(f: Callable[[Any], Any], bounds: Sequence[tuple[float, 
     slack = 1e-9 * max(1.0, width)
     same = 1e-6 * max(1.0, width)
     found: list[CriticalPoint] = []
+    x0s = lo + (hi - lo) * rng.random((starts, len(b)))
     with np.errstate(all="ignore"):
-        for _ in range(starts):
-            x0 = lo + (hi - lo) * rng.random(len(b))
+        # The function's typical curvature in the box: the reference that lets
+        # classify call a nearly flat point degenerate (e.g. x**3 near 0).
+        sample = [np.abs(np.linalg.eigvalsh(_dense(HessianOperator(f, x0)))).max()
+                  for x0 in x0s[:20]]
+        sample = [s for s in sample if np.isfinite(s)]
+        reference = float(np.median(sample)) if sample else None
+        for x0 in x0s:
             x = _newton_on_gradient(f, x0, max_iter)
             if np.any(x < lo - slack) or np.any(x > hi + slack):
                 continue
             if any(np.max(np.abs(x - p.x)) <= same for p in found):
                 continue
-            cp = classify(f, x, tol)
+            cp = classify(f, x, tol, scale=reference)
             if cp.kind != "not critical":
                 found.append(cp)
     return sorted(found, key=lambda p: p.value)

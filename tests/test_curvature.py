@@ -188,3 +188,12 @@ def test_find_critical_points_one_dimension_and_box():
 def test_bad_input(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def test_degenerate_root_in_one_dimension_is_degenerate():
+    # Newton stalls near the degenerate root of x**3 with a tiny positive
+    # curvature; only the box's reference scale shows it is negligible.
+    pts = mg.find_critical_points(lambda v: (v ** 3).sum(), [(-1, 1)], starts=20)
+    assert [p.kind for p in pts] == ["degenerate"]
+    assert mg.classify(lambda v: (v ** 3).sum(), np.array([1e-7]), scale=3.0).kind == \
+        "degenerate"

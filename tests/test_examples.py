@@ -34,3 +34,138 @@ def test_saddle_escape_network(capsys):
     assert r["loss_after_step"] < r["loss_saddle"] - 1e-3
     assert r["loss_after_training"] < 0.01 * r["loss_saddle"]
     assert "saddle" in capsys.readouterr().out
+
+
+# ---- one smoke test per lesson example: the numbers each one narrates --------------------
+
+LESSONS = ["gradient_descent", "sgd_vs_minibatch", "ema_smoothing", "learning_rate",
+           "minima_vs_saddles", "momentum", "initialization", "mlp_classifier"]
+
+
+@pytest.mark.parametrize("name", LESSONS)
+def test_lesson_examples_are_documented(name):
+    module = load(name)
+    assert "Run: python examples/" in module.__doc__
+    assert callable(module.main)
+
+
+def test_gradient_descent_lesson_3(tmp_path):
+    r = load("gradient_descent").main(verbose=False, out=tmp_path)
+    assert abs(r["w"] - 2.0) < 1e-3
+    assert r["prediction"] == pytest.approx(8.0, abs=4e-3)
+    assert r["prediction_before"] == 4.0
+    costs = r["costs"]
+    assert len(costs) == 100 and costs[0] == pytest.approx(14 / 3)
+    assert all(b < a for a, b in zip(costs, costs[1:], strict=False))  # GD: always downhill
+    assert r["max_grad_error"] < 1e-12  # autodiff == the hand-derived formula
+    (png,) = r["pictures"]
+    assert pathlib.Path(png).stat().st_size > 10_000
+
+
+def test_gradient_descent_prints_the_notes_log(capsys):
+    load("gradient_descent").train(verbose=True)
+    out = capsys.readouterr().out
+    assert out.count("Epoch:") == 100
+    assert "Predict (before training) 4 4.0" in out
+    assert "Predict (after training) 4 7.9997" in out
+
+
+def test_pictures_are_skipped_without_matplotlib(tmp_path, monkeypatch, capsys):
+    import importlib.util
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "matplotlib" else find_spec(name, *a))
+    r = load("gradient_descent").main(verbose=False, out=tmp_path / "pics")
+    assert r["pictures"] == [] and not (tmp_path / "pics").exists()
+    assert "matplotlib is not installed" in capsys.readouterr().out
+
+
+def test_sgd_vs_minibatch_lesson_6():
+    r = load("sgd_vs_minibatch").main(verbose=False)
+    gd, sgd, mb = r["GD (full batch)"], r["SGD (batch 1)"], r["mini-batch (16)"]
+    assert (gd["steps"], sgd["steps"], mb["steps"]) == (20, 4000, 260)
+    assert sgd["noise"] > mb["noise"] > gd["noise"]  # smaller batches, noisier curves
+    assert sgd["noise"] > 5 * gd["noise"]
+    for run in (gd, sgd, mb):
+        assert r["best_loss"] <= run["final_loss"] < 1.1 * r["best_loss"]
+        assert abs(run["w"] - 2.0) < 0.15 and abs(run["b"] - 1.0) < 0.15
+    assert mb["final_loss"] < gd["final_loss"]  # more updates in the same epochs
+
+
+def test_ema_smoothing_lesson_4():
+    r = load("ema_smoothing").main(verbose=False)
+    raw = r["raw"]
+    for beta in (0.5, 0.9, 0.98):
+        s = r[beta]
+        assert s["first_corrected"] == pytest.approx(raw[0])  # corrected starts at the data
+        assert s["first_uncorrected"] == pytest.approx((1 - beta) * raw[0])  # pulled to 0
+        # the correction fades: after 300 steps both curves agree
+        assert s["uncorrected"][-1] == pytest.approx(s["corrected"][-1], rel=0.01)
+    assert r[0.98]["start_error"] > 0.5 > r[0.5]["start_error"]
+    assert r["raw_roughness"] > r[0.5]["roughness"] > r[0.9]["roughness"] > r[0.98]["roughness"]
+
+
+def test_learning_rate_lessons_4_and_8(capsys):
+    r = load("learning_rate").main(verbose=True)
+    small, good = r["too small (lr 0.001)"], r["good (lr 0.01)"]
+    osc, decayed = r["oscillating (lr 0.21)"], r["lr 0.21, decayed x0.9 per epoch"]
+    big = r["too large (lr 0.25)"]
+    assert 1.5 < small["w"] < 1.7  # slow: still far from 2 after 100 epochs
+    assert abs(good["w"] - 2.0) < 1e-3 and good["sign_changes"] == 0
+    assert -1 < osc["factor"] < 0 and osc["sign_changes"] >= 90  # jumps across every step
+    assert abs(osc["w"] - 2.0) < 0.05 and not osc["diverged"]
+    assert decayed["final_loss"] < 1e-6 * osc["final_loss"] and decayed["sign_changes"] < 20
+    assert big["diverged"] and big["factor"] < -1 and big["steps"] < 100
+    assert np.isfinite(big["w"]) and abs(big["w"] - 2.0) > 100
+    assert "smaller learning rate" in big["message"]
+    assert "smaller learning rate" in capsys.readouterr().out  # the message is shown
+
+
+def test_minima_vs_saddles_lesson_5(tmp_path):
+    r = load("minima_vs_saddles").main(verbose=False, out=tmp_path)
+    assert r["counts"] == {"minimum": 4, "saddle": 4, "maximum": 1}
+    assert r["max_grad_norm"] < 1e-8  # all critical: the gradient cannot tell them apart
+    for p in r["points"]:
+        signs = np.sign(p.eigenvalues).tolist()
+        assert signs == {"minimum": [1, 1], "saddle": [-1, 1], "maximum": [-1, -1]}[p.kind]
+        if p.kind == "minimum":
+            assert p.value == pytest.approx(0.0, abs=1e-12)
+    assert len(r["escape_drops"]) == 4 and min(r["escape_drops"]) > 0
+    (png,) = r["pictures"]
+    assert pathlib.Path(png).stat().st_size > 10_000
+
+
+def test_momentum_lesson_7(tmp_path):
+    module = load("momentum")
+    r = module.main(verbose=False, out=tmp_path)
+    local = r["local_minimum"]
+    assert not local["gd_global"] and local["gd_w"] == pytest.approx(module.LOCAL_MIN, abs=1e-4)
+    assert local["momentum_global"] and local["momentum_f"] < local["gd_f"] - 5
+    valley = r["valley"]
+    assert valley["momentum_steps"][0.8] < valley["gd_steps"] / 3
+    assert all(s < valley["gd_steps"] for s in valley["momentum_steps"].values())
+    assert [pathlib.Path(p).name for p in r["pictures"]] == ["momentum_1d.png",
+                                                            "momentum_valley.png"]
+    assert all(pathlib.Path(p).stat().st_size > 10_000 for p in r["pictures"])
+
+
+def test_initialization_lesson_8():
+    module = load("initialization")
+    r = module.main(verbose=False)
+    table = r["starts"]["table"]
+    for start, _, _, reached in table:
+        assert reached == ("global" if start < module.BARRIER else "local")
+    reached = {start: name for start, _, _, name in table}
+    assert reached[0.2] != reached[0.4]  # close starts, different minima
+    losses = list(r["mlp"]["losses"].values())
+    assert len(losses) == 6 and max(losses) > 5 * min(losses)  # the seed matters
+
+
+def test_mlp_classifier_two_moons():
+    r = load("mlp_classifier").main(verbose=False)
+    assert r["train_accuracy"] >= 0.95
+    assert r["test_accuracy"] >= 0.9
+    assert r["final_loss"] < 0.1 * r["first_loss"]
+    X, y = load("mlp_classifier").two_moons(n=50, seed=3)
+    assert X.shape == (50, 2) and sorted(set(y.tolist())) == [0.0, 1.0]

@@ -1,0 +1,91 @@
+"""Write docs/api.md, the API reference, from the package's signatures and docstrings.
+
+Run: python docs/build_api.py.  The test suite checks that docs/api.md is what
+this script writes, so the reference cannot drift from the code.
+"""
+
+from __future__ import annotations
+
+import inspect
+import pathlib
+import sys
+
+import microgd
+from microgd import checkpoint, data, nn, optim, search, train, transforms
+from microgd.optim import schedules
+from microgd.testing import gradcheck, strategies
+from microgd.viz import graph, plots
+
+SECTIONS = [
+    ("Core", "microgd", ["Value", "gradients", "no_grad", "enable_grad", "is_grad_enabled",
+                         "detect_anomaly", "AnomalyError", "exp", "log", "sqrt", "sin", "cos",
+                         "tanh", "sigmoid", "relu", "abs", "sum", "mean", "max", "min",
+                         "reshape", "transpose", "clip", "maximum", "minimum", "where",
+                         "concatenate", "stack", "logsumexp", "softmax", "log_softmax",
+                         "Primitive"], microgd),
+    ("Transforms", "microgd", ["grad", "value_and_grad", "jacobian", "hvp", "hessian"], microgd),
+    ("", "microgd.transforms", ["HessianOperator", "flatten", "unflatten"], transforms),
+    ("Curvature", "microgd", ["hessian_eigs", "hessian_trace", "hessian_density", "classify",
+                              "find_critical_points", "CriticalPoint"], microgd),
+    ("Models", "microgd.nn", ["Module", "Linear", "MLP", "mse", "binary_cross_entropy",
+                              "softmax_cross_entropy", "hinge"], nn),
+    ("Data", "microgd.data", ["batches", "Batches"], data),
+    ("Optimizers", "microgd.optim", ["Optimizer", "GD", "SGD", "Momentum", "Nesterov", "Adam",
+                                     "AdamW", "RMSProp", "AdaGrad"], optim),
+    ("Schedules", "microgd.optim.schedules", ["Constant", "StepLR", "Exponential", "Cosine",
+                                              "ReduceOnPlateau"], schedules),
+    ("Training", "microgd", ["fit", "History", "DivergenceError"], train),
+    ("Checkpoints", "microgd", ["save_checkpoint", "load_checkpoint"], checkpoint),
+    ("Search", "microgd", ["grid_search", "coarse_to_fine", "SearchResult"], search),
+    ("Pictures", "microgd.viz", ["draw_graph", "save_graph"], graph),
+    ("", "microgd.viz.plots", ["plot_history", "plot_landscape", "plot_spectrum"], plots),
+    ("Checking", "microgd.testing", ["check_grads"], gradcheck),
+    ("", "microgd.testing.strategies", ["shapes", "broadcastable_shapes", "arrays", "dtypes"],
+     strategies),
+]
+
+
+def _summary(obj: object) -> str:
+    doc = inspect.getdoc(obj) or ""
+    paragraphs = doc.split("\n\n")
+    return " ".join(paragraphs[0].split()) if paragraphs else ""
+
+
+def _signature(name: str, obj: object) -> str:
+    try:
+        sig = inspect.signature(obj)
+    except (TypeError, ValueError):
+        return f"{name}(...)"
+    # Annotations are strings here (postponed evaluation); the docstrings
+    # explain the types better than their text would.
+    empty = inspect.Parameter.empty
+    bare = sig.replace(parameters=[p.replace(annotation=empty) for p in sig.parameters.values()],
+                       return_annotation=empty)
+    return f"{name}{bare}"
+
+
+def render() -> str:
+    lines = ["# API reference", "",
+             "Generated from the docstrings by `docs/build_api.py` (the test suite checks it "
+             "is current). Each entry is the signature and the first paragraph of the "
+             "docstring; `help(name)` shows the rest, with an example.", ""]
+    for title, prefix, names, module in SECTIONS:
+        if title:
+            lines += [f"## {title}", ""]
+        for name in names:
+            obj = getattr(module, name)
+            lines.append(f"- `{prefix}.{_signature(name, obj)}`  ")
+            lines.append(f"  {_summary(obj)}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    path = pathlib.Path(__file__).with_name("api.md")
+    path.write_text(render(), encoding="utf-8")
+    print(f"wrote {path.name}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

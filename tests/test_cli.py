@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-import io
 import json
 import os
 import shutil
@@ -18,73 +17,42 @@ import pytest
 import microgd as mg
 from microgd.cli import (
     CommandError,
-    exhaustive_search,
-    gradient_descent,
     main,
     parse_bounds,
     parse_point,
     read_csv,
-    run_demo,
-    stochastic_gradient_descent,
 )
 from microgd.expr import parse
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_exhaustive_search_finds_w_2() -> None:
-    w, cost = exhaustive_search(0.0, 4.0, 401)
-    assert w == pytest.approx(2.0)
-    assert cost == pytest.approx(0.0, abs=1e-12)
-
-
-def test_gradient_descent_matches_closed_form() -> None:
-    # For this data dcost/dw = 2*(w - 2)*mean(x**2) = (28/3)*(w - 2), so each step
-    # multiplies (w - 2) by (1 - lr*28/3): the autodiff run must follow it exactly.
-    res = gradient_descent(w0=1.0, lr=0.01, epochs=100)
-    expected = 2.0 + (1.0 - 2.0) * (1 - 0.01 * 28 / 3) ** 100
-    assert res.w == pytest.approx(expected, rel=1e-12)
-    assert 4 * res.w == pytest.approx(8.0, abs=1e-3)
-    assert len(res.costs) == 101
-    assert res.costs[0] == pytest.approx(14 / 3)
-    assert all(b < a for a, b in zip(res.costs, res.costs[1:], strict=False))
-
-
-def test_gradient_descent_logs_every_10_epochs() -> None:
-    seen: list[int] = []
-    gradient_descent(log=lambda epoch, *_: seen.append(epoch))
-    assert seen == list(range(0, 100, 10))
-
-
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_sgd_reaches_w_2(seed: int) -> None:
-    res = stochastic_gradient_descent(w0=1.0, lr=0.01, epochs=100, seed=seed)
-    assert res.w == pytest.approx(2.0, abs=1e-6)
-
-
-def test_sgd_is_reproducible() -> None:
-    a = stochastic_gradient_descent(epochs=5, seed=3)
-    b = stochastic_gradient_descent(epochs=5, seed=3)
-    assert a.costs == b.costs
-
-
-def test_run_demo_narrates_all_three_methods() -> None:
-    out = io.StringIO()
-    results = run_demo(out=out)
-    text = out.getvalue()
-    for heading in ("Exhaustive search", "Gradient descent", "Stochastic gradient descent"):
-        assert heading in text
-    assert "prediction at x = 4: 8.0000" in text
-    assert "epoch  90" in text
-    assert len(text.splitlines()) < 40  # concise
-    assert results["gd"].w == pytest.approx(2.0, abs=1e-3)
-
-
-def test_main_demo_returns_0(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["demo"]) == 0
+def test_main_demo_narrates_the_course_and_writes_pictures(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["demo", "--out", str(tmp_path)]) == 0
     captured = capsys.readouterr()
-    assert "final w = 1.9999" in captured.out
+    text = captured.out
+    for heading in ("Exhaustive search", "Divide and conquer", "Gradient descent", "SGD",
+                    "Mini-batch", "learning rate too large", "saddle", "Momentum"):
+        assert heading in text
+    assert "prediction at x = 4: 7.9998" in text
+    assert "DivergenceError caught" in text and "smaller learning rate" in text
+    assert "Hessian eigenvalues [-2.0, 2.0]: one negative -> saddle" in text
     assert captured.err == ""
+    pictures = sorted(p.name for p in tmp_path.iterdir())
+    assert pictures == ["loss_curves.png", "momentum_landscape.png", "saddle_landscape.png",
+                        "saddle_spectrum.png"]
+    assert all((tmp_path / p).stat().st_size > 1000 for p in pictures)
+
+
+def test_main_demo_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo", "--json", "--no-plots"]) == 0
+    numbers = json.loads(capsys.readouterr().out)
+    gd = numbers["gd"]
+    assert gd["w"] == pytest.approx(2 - (1 - 0.01 * 28 / 3) ** 100, rel=1e-12)
+    assert numbers["saddle"]["kind"] == "saddle"
+    assert numbers["momentum"]["momentum_w"] < 0 < numbers["momentum"]["gd_w"]
 
 
 @pytest.mark.parametrize("argv", [[], ["no-such-command"], ["demo", "--seed", "x"]])
@@ -109,7 +77,7 @@ def test_python_dash_m_runs_the_demo() -> None:
     # Run the source tree's package even when microgd is not installed.
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     proc = subprocess.run(
-        [sys.executable, "-m", "microgd", "demo"],
+        [sys.executable, "-m", "microgd", "demo", "--no-plots"],
         capture_output=True,
         text=True,
         env=env,
@@ -117,13 +85,7 @@ def test_python_dash_m_runs_the_demo() -> None:
         check=False,
     )
     assert proc.returncode == 0, proc.stderr
-    assert "Stochastic gradient descent" in proc.stdout
-
-
-def test_demo_values_are_plain_floats() -> None:
-    res = gradient_descent(epochs=3)
-    assert all(isinstance(c, float) for c in res.costs)
-    assert isinstance(res.w, float) and np.isfinite(res.w)
+    assert "8. Momentum" in proc.stdout
 
 
 # ---- expressions on the command line: classify, critical, graph ---------------------------

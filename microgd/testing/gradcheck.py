@@ -11,8 +11,9 @@ How the tolerance is set
 An entry passes when ``|analytic - numeric| <= atol + rtol * |numeric| + floor``.
 ``floor`` is the rounding error a finite difference cannot resolve: with
 ``T(x)`` the elementwise terms that are summed into the checked scalar (for
-order 1, ``u * f(x)``), it is ``ROUNDING_FACTOR * eps_dtype * S / step``,
-where ``S`` is the sum of ``|T|`` over the terms the perturbation changed,
+order 1, ``u * f(x)``; for order 2, ``v_i * grad_i(x)``), it is
+``ROUNDING_FACTOR * eps_dtype * S / step``, where ``S`` is the sum of ``|T|``
+over the terms the perturbation changed plus the largest ``|T|``,
 ``eps_dtype`` is the machine epsilon of the computation's dtype and ``step``
 the distance between the two points.  The floor is tiny next to real gradients
 in float64 (about ``1e-9 * S``) and keeps float32 checks from failing on
@@ -41,7 +42,7 @@ MAX_ROWS = 10
 """At most this many (the worst) mismatching entries are listed per table."""
 
 ROUNDING_FACTOR = 8.0
-"""How many machine epsilons of the changed terms the rounding floor allows.
+"""How many machine epsilons of the terms' size the rounding floor allows.
 
 A primitive's output is within a few ulps of exact; pairwise sums in NumPy
 add about ``log2(n)`` more.  8 covers both for the small arrays tests use.
@@ -56,6 +57,8 @@ DEFAULTS: dict[np.dtype, tuple[float, float, float]] = {
     # at eps=1e-3 the truncation error is ~1e-7 * |f'''| and a float32
     # backward pass itself is only good to ~1e-6 relative.  rtol=2e-2 and
     # atol=1e-3 still catch wrong rules (a factor, a sign, a missing term).
+    # microgd's own primitive tests pass at 2e-3 and 1e-4 (400 examples per
+    # test); the defaults keep 10x headroom for larger user functions.
     np.dtype(np.float32): (1e-3, 2e-2, 1e-3),
 }
 """Default ``(eps, rtol, atol)`` for each dtype of computation."""
@@ -85,7 +88,10 @@ def check_grads(
     Order 2 also builds ``h(x) = sum_i sum(v_i * grad_i(x))`` with
     ``create_graph=True`` (random ``v_i``) and compares the gradient of ``h``
     with finite differences of ``h``: the derivative rules must themselves be
-    differentiable.  The caller's arrays and Values are never modified.
+    differentiable.  It also checks that the ``create_graph=True`` gradient
+    has the same values as the plain one (the finite differences of ``h`` use
+    the faster plain backward).  The caller's arrays and Values are never
+    modified, nor is any ``.grad``.
 
     Parameters
     ----------
@@ -116,8 +122,8 @@ def check_grads(
     ------
     AssertionError
         With a table of the worst mismatches (argument, element index,
-        analytic, numeric, absolute error, tolerance), at most
-        :data:`MAX_ROWS` rows per check.
+        analytic, numeric, absolute error, tolerance), worst first (by error
+        over tolerance), at most :data:`MAX_ROWS` rows per check.
     ValueError
         For an ``order`` other than 1 or 2, bad tolerances, or when ``f`` is
         not finite at ``args``.
@@ -174,42 +180,43 @@ def check_grads(
         u64 = u.astype(np.float64)
         first = _values(_grads(out, xs, u, create_graph=False), points, "order 1")
 
-        def terms1(arrays: list[np.ndarray]) -> np.ndarray:
-            _, y = _call(f, arrays)
-            _check_output(y, out_shape)
-            return u64 * np.asarray(y.data, dtype=np.float64)
+        vs = [_direction(rng, p.shape).astype(p.dtype) for p in points]
+        v64 = [v.astype(np.float64) for v in vs]
 
-        numeric, floors = _finite_differences(terms1, points, eps, floor_eps)
+        def terms(arrays: list[np.ndarray]) -> list[np.ndarray]:
+            # One forward (and, for order 2, one plain backward) per perturbed
+            # point serves both orders' finite differences.
+            ys, y = _call(f, arrays)
+            _check_output(y, out_shape)
+            t1 = u64 * np.asarray(y.data, dtype=np.float64)
+            if order == 1:
+                return [t1]
+            grads = _grads(y, ys, u, create_graph=False)
+            t2 = np.concatenate([
+                (vv * np.asarray(g.data, dtype=np.float64)).ravel()
+                for g, vv in zip(grads, v64, strict=True)
+            ])
+            return [t1, t2]
+
+        (numeric, floors), *rest = _finite_differences(terms, points, eps, floor_eps, order)
         reports = [_compare(f"order 1: {{bad}} of {{n}} entries disagree -- {_ORDER1}",
                             first, numeric, floors, rtol, atol)]
 
         if order == 2:
-            vs = [_direction(rng, p.shape).astype(p.dtype) for p in points]
-            v64 = [v.astype(np.float64) for v in vs]
             xs, out = _call(f, points)
             gs = _grads(out, xs, u, create_graph=True)
             graph_first = _values(gs, points, "order 2 (create_graph=True)")
-            # The finite differences below use the plain backward (it is much
-            # faster), so both modes must give the same gradient values.
+            # The finite differences use the plain backward (it is much faster),
+            # so both modes must give the same gradient values.
             zero = [np.zeros_like(a) for a in first]
             reports.append(_compare(f"order 2: {{bad}} of {{n}} entries disagree -- {_MODES}",
                                     graph_first, first, zero, rtol, atol))
             h: Any = None
-            for g, v in zip(gs, vs):
+            for g, v in zip(gs, vs, strict=True):
                 term = (g * v).sum()
                 h = term if h is None else h + term
             second = _values(gradients(h, xs), points, "order 2")
-
-            def terms2(arrays: list[np.ndarray]) -> np.ndarray:
-                ys, y = _call(f, arrays)
-                _check_output(y, out_shape)
-                grads = _grads(y, ys, u, create_graph=False)
-                return np.concatenate([
-                    (vv * np.asarray(g.data, dtype=np.float64)).ravel()
-                    for g, vv in zip(grads, v64)
-                ])
-
-            numeric2, floors2 = _finite_differences(terms2, points, eps, floor_eps)
+            (numeric2, floors2), = rest
             reports.append(_compare(f"order 2: {{bad}} of {{n}} entries disagree -- {_ORDER2}",
                                     second, numeric2, floors2, rtol, atol))
 
@@ -271,7 +278,7 @@ def _grads(out: Value, xs: list[Value], u: np.ndarray, create_graph: bool) -> li
 
 def _values(grads: list[Value], points: list[np.ndarray], what: str) -> list[np.ndarray]:
     result = []
-    for i, (g, p) in enumerate(zip(grads, points)):
+    for i, (g, p) in enumerate(zip(grads, points, strict=True)):
         arr = np.asarray(g.data, dtype=np.float64)
         if arr.shape != p.shape:
             raise AssertionError(
@@ -283,19 +290,24 @@ def _values(grads: list[Value], points: list[np.ndarray], what: str) -> list[np.
 
 
 def _finite_differences(
-    terms: Callable[[list[np.ndarray]], np.ndarray],
+    terms: Callable[[list[np.ndarray]], list[np.ndarray]],
     points: list[np.ndarray],
     eps: float,
     floor_eps: float,
-) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """Central differences of ``sum(terms(x))`` for each element, with rounding floors."""
-    numeric, floors = [], []
+    count: int,
+) -> list[tuple[list[np.ndarray], list[np.ndarray]]]:
+    """Central differences of each ``sum(terms(x)[k])``, element by element, with floors.
+
+    ``terms`` returns ``count`` arrays.  Returns, for each ``k``, the numeric
+    derivatives and the rounding floors, one array per argument.
+    """
+    results: list[tuple[list[np.ndarray], list[np.ndarray]]] = [([], []) for _ in range(count)]
     work = list(points)
     for i, x in enumerate(points):
         xi = x.copy()
         work[i] = xi
-        num = np.zeros(x.shape, dtype=np.float64)
-        floor = np.zeros(x.shape, dtype=np.float64)
+        nums = [np.zeros(x.shape) for _ in range(count)]
+        floors = [np.zeros(x.shape) for _ in range(count)]
         for idx in np.ndindex(x.shape):
             orig = xi[idx]
             xi[idx] = orig + eps
@@ -311,17 +323,22 @@ def _finite_differences(
                     f"(value {orig!r}) in {x.dtype}; pass a larger eps"
                 )
             step = float(up) - float(down)  # the step actually taken, after rounding
-            # Terms the perturbation did not touch cancel exactly here, so the
-            # float64 sum adds no rounding of its own.
-            diff = t_up - t_down
-            num[idx] = np.sum(diff) / step
-            touched = diff != 0
-            scale = np.sum(np.maximum(np.abs(t_up), np.abs(t_down))[touched])
-            floor[idx] = ROUNDING_FACTOR * floor_eps * scale / step
+            for k, (tu, td) in enumerate(zip(t_up, t_down, strict=True)):
+                # Terms the perturbation did not touch cancel exactly here, so
+                # the float64 sum adds no rounding of its own.
+                diff = tu - td
+                nums[k][idx] = np.sum(diff) / step
+                big = np.maximum(np.abs(tu), np.abs(td))
+                # The touched terms carry the rounding of the difference; the
+                # largest term covers a change rounding swallowed entirely
+                # (a float32 sum that did not move), which touches nothing.
+                scale = np.sum(big[diff != 0]) + (np.max(big) if big.size else 0.0)
+                floors[k][idx] = ROUNDING_FACTOR * floor_eps * scale / step
         work[i] = x
-        numeric.append(num)
-        floors.append(floor)
-    return numeric, floors
+        for k, (num, floor) in enumerate(zip(nums, floors, strict=True)):
+            results[k][0].append(num)
+            results[k][1].append(floor)
+    return results
 
 
 def _compare(
@@ -335,7 +352,7 @@ def _compare(
     """A report of the entries outside tolerance, worst first; None when all agree."""
     rows = []
     total = 0
-    for i, (a, n, fl) in enumerate(zip(analytic, numeric, floors)):
+    for i, (a, n, fl) in enumerate(zip(analytic, numeric, floors, strict=True)):
         total += a.size
         with np.errstate(invalid="ignore"):
             err = np.abs(a - n)
@@ -350,9 +367,9 @@ def _compare(
         return None
     rows.sort(key=lambda r: -r[0])
     lines = [title.format(bad=len(rows), n=total), TABLE_HEADER]
-    for _, i, idx, a, n, e, t in rows[:MAX_ROWS]:
+    for _, i, idx, av, nv, e, t in rows[:MAX_ROWS]:
         index = str(tuple(int(k) for k in idx))
-        lines.append(f"{i:>3}  {index:<14}  {a:>15.8g}  {n:>15.8g}  {e:>10.3g}  {t:>10.3g}")
+        lines.append(f"{i:>3}  {index:<14}  {av:>15.8g}  {nv:>15.8g}  {e:>10.3g}  {t:>10.3g}")
     if len(rows) > MAX_ROWS:
         lines.append(f"... and {len(rows) - MAX_ROWS} more")
     return "\n".join(lines)

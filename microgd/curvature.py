@@ -119,7 +119,9 @@ def _lanczos(matvec: Callable[[np.ndarray], np.ndarray], n: int, k: int, which: 
     error is then at most about ``tol * scale**2 / gap``.
     """
     m_max = min(n, max_iter)
-    Q = np.zeros((m_max + 1, n))
+    # The basis grows by doubling: most runs stop after a few dozen steps, and
+    # zeroing room for max_iter vectors of a large model up front costs more.
+    Q = np.zeros((min(m_max + 1, 32), n))
     q = rng.standard_normal(n)
     Q[0] = q / np.linalg.norm(q)
     alpha = np.zeros(m_max)
@@ -150,6 +152,8 @@ def _lanczos(matvec: Callable[[np.ndarray], np.ndarray], n: int, k: int, which: 
                 break
         if exhausted:
             break
+        if j + 1 == len(Q):
+            Q = np.concatenate([Q, np.zeros((min(len(Q), m_max + 1 - len(Q)), n))])
         Q[j + 1] = w / beta[j]
     if theta is None or S.shape[0] != m:
         T = np.diag(alpha[:m]) + np.diag(beta[: m - 1], 1) + np.diag(beta[: m - 1], -1)

@@ -237,6 +237,8 @@ matmul_error = "shapes {0} and {1} are not aligned"
 def _matmul_vjp(g: Any, a: Any, b: Any, first: bool) -> Any:
     """Gradient of ``a @ b`` for ``a`` (first) or ``b``, for NumPy's 1-D and batched rules."""
     sa, sb = _shape(a), _shape(b)
+    if len(sa) == 2 and len(sb) == 2:  # the common case: nothing promoted or broadcast
+        return matmul(g, transpose(b, axes=None)) if first else matmul(transpose(a, axes=None), g)
     if len(sa) == 1 and len(sb) == 1:
         return g * (b if first else a)
     # Promote 1-D operands to matrices as NumPy does, and put the dropped axis back into g.

@@ -109,6 +109,49 @@ def _dense(op: HessianOperator) -> np.ndarray:
     return 0.5 * (H + H.T)  # exact up to rounding; symmetrize for eigh
 
 
+def _lanczos_basis(matvec: Callable[[np.ndarray], np.ndarray], q0: np.ndarray, m_max: int,
+                   stop: Callable[[list, list], bool] | None = None
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
+    """Up to ``m_max`` Lanczos steps from the unit vector ``q0``, fully reorthogonalized.
+
+    Returns ``(alpha, beta, Q, exhausted)``: the tridiagonal's diagonal and
+    off-diagonal (``beta[-1]`` is the last step's residual norm), the basis
+    rows, and whether the Krylov space ran out (then the Ritz values are
+    exact).  ``stop(alpha, beta)``, called after each step, ends early when
+    it returns True.
+    """
+    n = len(q0)
+    # The basis grows by doubling: most runs stop after a few dozen steps, and
+    # zeroing room for m_max vectors of a large model up front costs more.
+    Q = np.zeros((min(m_max + 1, 32), n))
+    Q[0] = q0
+    alpha: list[float] = []
+    beta: list[float] = []
+    exhausted = False
+    for j in range(m_max):
+        w = matvec(Q[j])
+        alpha.append(float(Q[j] @ w))
+        w -= alpha[j] * Q[j]
+        if j > 0:
+            w -= beta[j - 1] * Q[j - 1]
+        for _ in range(2):  # twice is enough (Kahan-Parlett)
+            w -= Q[: j + 1].T @ (Q[: j + 1] @ w)
+        beta.append(float(np.linalg.norm(w)))
+        exhausted = j + 1 == n or beta[j] <= 1e-14 * max(1.0, max(map(abs, alpha)))
+        if exhausted or (stop is not None and stop(alpha, beta)):
+            break
+        if j + 1 == len(Q):
+            Q = np.concatenate([Q, np.zeros((min(len(Q), m_max + 1 - len(Q)), n))])
+        Q[j + 1] = w / beta[j]
+    return np.array(alpha), np.array(beta), Q[: len(alpha)], exhausted
+
+
+def _ritz(alpha: np.ndarray, beta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Eigen-decomposition of the Lanczos tridiagonal matrix."""
+    off = beta[: len(alpha) - 1]
+    return np.linalg.eigh(np.diag(alpha) + np.diag(off, 1) + np.diag(off, -1))
+
+
 def _lanczos(matvec: Callable[[np.ndarray], np.ndarray], n: int, k: int, which: str,
              tol: float, rng: np.random.Generator, max_iter: int
              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
@@ -118,50 +161,27 @@ def _lanczos(matvec: Callable[[np.ndarray], np.ndarray], n: int, k: int, which: 
     full reorthogonalization) is at most ``sqrt(tol) * scale``: the eigenvalue
     error is then at most about ``tol * scale**2 / gap``.
     """
-    m_max = min(n, max_iter)
-    # The basis grows by doubling: most runs stop after a few dozen steps, and
-    # zeroing room for max_iter vectors of a large model up front costs more.
-    Q = np.zeros((min(m_max + 1, 32), n))
-    q = rng.standard_normal(n)
-    Q[0] = q / np.linalg.norm(q)
-    alpha = np.zeros(m_max)
-    beta = np.zeros(m_max)
-    theta = S = idx = None
-    converged = False
-    m = 0
-    for j in range(m_max):
-        w = matvec(Q[j])
-        alpha[j] = Q[j] @ w
-        w -= alpha[j] * Q[j]
-        if j > 0:
-            w -= beta[j - 1] * Q[j - 1]
-        for _ in range(2):  # twice is enough (Kahan-Parlett)
-            w -= Q[: j + 1].T @ (Q[: j + 1] @ w)
-        beta[j] = np.linalg.norm(w)
-        m = j + 1
-        exhausted = m == n or beta[j] <= 1e-14 * max(1.0, np.abs(alpha[: m]).max())
-        if m >= min(k, n) and (m % 2 == 0 or exhausted or m == m_max):
-            T = np.diag(alpha[:m]) + np.diag(beta[: m - 1], 1) + np.diag(beta[: m - 1], -1)
-            theta, S = np.linalg.eigh(T)
-            idx = _pick(theta, k, which)
-            scale = max(np.abs(theta).max(), np.finfo(float).tiny)
-            res = np.abs(beta[j] * S[-1, idx])
-            if exhausted or (len(idx) >= min(2 * k if which == "both" else k, n)
-                             and np.all(res <= np.sqrt(tol) * scale)):
-                converged = True
-                break
-        if exhausted:
-            break
-        if j + 1 == len(Q):
-            Q = np.concatenate([Q, np.zeros((min(len(Q), m_max + 1 - len(Q)), n))])
-        Q[j + 1] = w / beta[j]
-    if theta is None or S.shape[0] != m:
-        T = np.diag(alpha[:m]) + np.diag(beta[: m - 1], 1) + np.diag(beta[: m - 1], -1)
-        theta, S = np.linalg.eigh(T)
+    want = min(2 * k if which == "both" else k, n)
+
+    def accepted(theta: np.ndarray, S: np.ndarray, last_beta: float) -> tuple[Any, Any, bool]:
         idx = _pick(theta, k, which)
-    res = np.abs(beta[m - 1] * S[-1, idx]) if m < n else np.zeros(len(idx))
-    vectors = (Q[:m].T @ S[:, idx]).T
-    return theta[idx], vectors, res, converged
+        scale = max(np.abs(theta).max(), np.finfo(float).tiny)
+        res = np.abs(last_beta * S[-1, idx])
+        return idx, res, len(idx) >= want and bool(np.all(res <= np.sqrt(tol) * scale))
+
+    def stop(alpha: list, beta: list) -> bool:
+        if len(alpha) < min(k, n) or len(alpha) % 2:  # check every other step
+            return False
+        theta, S = _ritz(np.array(alpha), np.array(beta))
+        return accepted(theta, S, beta[-1])[2]
+
+    q = rng.standard_normal(n)
+    alpha, beta, Q, exhausted = _lanczos_basis(matvec, q / np.linalg.norm(q),
+                                               min(n, max_iter), stop)
+    theta, S = _ritz(alpha, beta)
+    idx, res, ok = accepted(theta, S, 0.0 if exhausted else beta[-1])
+    vectors = (Q.T @ S[:, idx]).T
+    return theta[idx], vectors, res, exhausted or ok
 
 
 def hessian_eigs(f: Callable[[Any], Any], x: Tree, k: int = 6, which: str = "both",
@@ -282,7 +302,8 @@ def hessian_density(f: Callable[[Any], Any], x: Tree, steps: int = 80, runs: int
     nodes, weights = [], []
     for _ in range(runs):
         v = rng.integers(0, 2, op.n) * 2.0 - 1.0
-        theta, S = _tridiagonal(op.matvec, v / np.linalg.norm(v), steps)
+        alpha, beta, _, _ = _lanczos_basis(op.matvec, v / np.linalg.norm(v), steps)
+        theta, S = _ritz(alpha, beta)
         nodes.append(theta)
         weights.append(S[0] ** 2)
     lo = np.mean([t.min() for t in nodes]) - 0.01
@@ -299,28 +320,6 @@ def hessian_density(f: Callable[[Any], Any], x: Tree, steps: int = 80, runs: int
     pad = [np.pad(a, (0, width - len(a)), constant_values=np.nan) for a in nodes]
     padw = [np.pad(a, (0, width - len(a))) for a in weights]
     return DensityResult(xs, dens, np.array(pad), np.array(padw))
-
-
-def _tridiagonal(matvec: Callable[[np.ndarray], np.ndarray], q0: np.ndarray,
-                 steps: int) -> tuple[np.ndarray, np.ndarray]:
-    """Eigen-decomposition of the Lanczos tridiagonal matrix (full reorthogonalization)."""
-    n = len(q0)
-    Q = np.zeros((steps, n))
-    Q[0] = q0
-    alpha, beta = [], []
-    for j in range(steps):
-        w = matvec(Q[j])
-        alpha.append(Q[j] @ w)
-        for _ in range(2):
-            w -= Q[: j + 1].T @ (Q[: j + 1] @ w)
-        b = np.linalg.norm(w)
-        if j + 1 == steps or b <= 1e-12 * max(1.0, abs(alpha[0])):
-            break
-        beta.append(b)
-        Q[j + 1] = w / b
-    m = len(alpha)
-    T = np.diag(alpha) + np.diag(beta[: m - 1], 1) + np.diag(beta[: m - 1], -1)
-    return np.linalg.eigh(T)
 
 
 # ---- classifying and finding critical points -----------------------------

@@ -231,9 +231,6 @@ where = Primitive(
     lambda g, ans, a, b, cond: _unbroadcast(where(0.0, g, cond=cond), b),
 )
 
-matmul_error = "shapes {0} and {1} are not aligned"
-
-
 def _matmul_vjp(g: Any, a: Any, b: Any, first: bool) -> Any:
     """Gradient of ``a @ b`` for ``a`` (first) or ``b``, for NumPy's 1-D and batched rules."""
     sa, sb = _shape(a), _shape(b)
@@ -270,7 +267,7 @@ matmul = Primitive(
     "matmul", operator.matmul,
     lambda g, ans, a, b: _matmul_vjp(g, a, b, True),
     lambda g, ans, a, b: _matmul_vjp(g, a, b, False),
-    error=matmul_error,
+    error="shapes {0} and {1} are not aligned",
 )
 
 # ---- elementwise functions --------------------------------------------------

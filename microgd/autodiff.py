@@ -359,26 +359,28 @@ def backprop(
             else:
                 ans, args = node.data, node._raw
             params = node._params
-            vjps = prim.vjps
+            vjps, vjp_any = prim.vjps, prim.vjp_any
             for i, p in enumerate(node._args):
                 if not isinstance(p, Value) or not p.requires_grad:
                     continue
                 if relevant is not None and id(p) not in relevant:
                     continue
-                if prim.vjp_any is None:
+                if vjp_any is None:
                     c = vjps[i](g, ans, *args, **params)
                 else:
-                    c = prim.vjp_any(i, g, ans, *args, **params)
+                    c = vjp_any(i, g, ans, *args, **params)
                 if anomaly and not _finite(c):
                     raise AnomalyError(
                         f"{prim.name}: backward (gradient for input {i}) produced nan/inf"
                     )
                 prev = p._g
                 p._g = c if prev is None else prev + c
+    except BaseException:
+        for node in order:  # drop the partial sums: nothing is left half-changed
+            node._g = None
+        raise
     finally:
         _mode.grad_enabled = saved_mode
-        for node in order:  # after an error, drop the partial sums
-            node._g = None
     if not retain_graph:
         # Drop the saved input data; keep the structure (op and inputs) so the
         # graph can still be drawn, and a second backward can say what happened.
@@ -429,20 +431,21 @@ def backward(
         [root], [seed], create_graph=create_graph, retain_graph=retain_graph
     )
     # Gather every leaf's new .grad first, then assign: no partial writes on error.
-    given: set[int] = set()
+    owners: set[int] = set()
     updates = []
     for node, g in grads.values():
-        g = g.data if isinstance(g, Value) else g
-        arr = np.asarray(g, dtype=node.data.dtype)
+        dtype = node.data.dtype
+        if type(g) is not np.ndarray or g.dtype != dtype:
+            g = np.asarray(g.data if isinstance(g, Value) else g, dtype=dtype)
         # Leaves must not share a gradient buffer (add passes one g to both
         # inputs), or an in-place update of one .grad would change another.
-        base = arr.base if arr.base is not None else arr
-        if id(base) in given or not arr.flags.writeable:
-            arr = arr.copy()
-        given.add(id(arr.base if arr.base is not None else arr))
-        updates.append((node, arr))
-    for node, arr in updates:
-        node.grad = arr if node.grad is None else node.grad + arr
+        base = g if g.base is None else g.base
+        if id(base) in owners or not g.flags.writeable:
+            g = base = g.copy()
+        owners.add(id(base))
+        updates.append((node, g))
+    for node, g in updates:
+        node.grad = g if node.grad is None else node.grad + g
 
 
 def gradients(

@@ -34,7 +34,7 @@ def _shape(x: Any) -> tuple[int, ...]:
 
 def _unbroadcast(g: Any, x: Any) -> Any:
     """Sum ``g`` back down to the shape of input ``x`` (undoing NumPy broadcasting)."""
-    shape = _shape(x)
+    shape = x.shape  # x is an input that requires grad: an array or a Value
     return g if g.shape == shape else sum_to(g, shape=shape)
 
 
@@ -45,13 +45,18 @@ def _axes(axis: Any, ndim: int) -> tuple[int, ...]:
     return tuple(a % ndim if ndim else a for a in axes)
 
 
+def _kept(x: Any, axis: Any) -> tuple[int, ...]:
+    """The shape of ``x`` reduced over ``axis`` with ``keepdims=True``."""
+    shape = _shape(x)
+    reduced = _axes(axis, len(shape))
+    return tuple(1 if i in reduced else n for i, n in enumerate(shape))
+
+
 def _expand(g: Any, x: Any, axis: Any, keepdims: bool) -> Any:
     """Broadcast a reduction's gradient back over the reduced axes of ``x``."""
-    shape = _shape(x)
-    if not keepdims:
-        reduced = _axes(axis, len(shape))
-        g = reshape(g, shape=tuple(1 if i in reduced else n for i, n in enumerate(shape)))
-    return broadcast_to(g, shape=shape)
+    if not keepdims and axis is not None:  # a 0-d g (axis=None) broadcasts as it is
+        g = reshape(g, shape=_kept(x, axis))
+    return broadcast_to(g, shape=_shape(x))
 
 
 def _count(x: Any, axis: Any) -> int:
@@ -64,10 +69,10 @@ def _count(x: Any, axis: Any) -> int:
 
 def _sum_to_fwd(x: Any, shape: tuple[int, ...]) -> Any:
     lead = x.ndim - len(shape)
-    axes = tuple(range(lead)) + tuple(
-        i + lead for i, n in enumerate(shape) if n == 1 and x.shape[i + lead] != 1
-    )
-    return np.sum(x, axis=axes, keepdims=True).reshape(shape) if axes else x.reshape(shape)
+    kept = tuple(i for i, n in enumerate(shape, lead) if n == 1 and x.shape[i] != 1)
+    if kept:
+        x = x.sum(axis=kept, keepdims=True)
+    return x.sum(axis=tuple(range(lead))) if lead else x
 
 
 sum_to = Primitive(
@@ -75,8 +80,16 @@ sum_to = Primitive(
     lambda g, ans, x, shape: broadcast_to(g, shape=_shape(x)),
 )
 
+def _broadcast_to_fwd(x: Any, shape: tuple[int, ...]) -> Any:
+    if np.size(x) == 1 and math.prod(shape) <= 4096:
+        # Small results from one element (the VJP of a full sum): a filled array
+        # costs less than np.broadcast_to building a read-only view.
+        return np.full(shape, x, dtype=np.result_type(x))
+    return np.broadcast_to(x, shape)
+
+
 broadcast_to = Primitive(
-    "broadcast_to", lambda x, shape: np.broadcast_to(x, shape),
+    "broadcast_to", _broadcast_to_fwd,
     lambda g, ans, x, shape: sum_to(g, shape=_shape(x)),
     error="cannot broadcast shape {0} to {shape}",
 )
@@ -235,7 +248,7 @@ def _matmul_vjp(g: Any, a: Any, b: Any, first: bool) -> Any:
     """Gradient of ``a @ b`` for ``a`` (first) or ``b``, for NumPy's 1-D and batched rules."""
     sa, sb = _shape(a), _shape(b)
     if len(sa) == 2 and len(sb) == 2:  # the common case: nothing promoted or broadcast
-        return matmul(g, transpose(b, axes=None)) if first else matmul(transpose(a, axes=None), g)
+        return g @ b.T if first else a.T @ g
     if len(sa) == 1 and len(sb) == 1:
         return g * (b if first else a)
     # Promote 1-D operands to matrices as NumPy does, and put the dropped axis back into g.
@@ -287,7 +300,7 @@ def _sigmoid_fwd(x: Any) -> Any:
 
 
 sigmoid = Primitive("sigmoid", _sigmoid_fwd, lambda g, ans, x: g * ans * (1 - ans))
-relu = Primitive("relu", lambda x: np.maximum(x, 0), lambda g, ans, x: g * (_raw(x) > 0))
+relu = Primitive("relu", lambda x: np.maximum(x, 0), lambda g, ans, x: g * (x > 0))
 abs = Primitive("abs", np.abs, lambda g, ans, x: g * np.sign(_raw(x)))
 
 
@@ -322,6 +335,47 @@ mean = Primitive(
 )
 
 
+
+def max_shift(x: Any, axis: Any) -> Any:
+    """The max of ``x``'s data over ``axis`` (kept), 0 where not finite: a constant.
+
+    ``exp(x - max_shift(x, axis))`` cannot overflow, and log-sum-exp and softmax
+    do not depend on the shift, so subtracting it keeps every derivative exact.
+    """
+    rx = _raw(x)
+    m = np.max(rx, axis=axis, keepdims=True)
+    return np.where(np.isfinite(m), m, 0).astype(np.result_type(rx))
+
+
+def _logsumexp_fwd(x: Any, axis: Any, keepdims: bool) -> Any:
+    m = max_shift(x, axis)
+    out = np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True)) + m
+    return out if keepdims else np.squeeze(out, axis=axis)
+
+
+def _logsumexp_vjp(g: Any, ans: Any, x: Any, axis: Any, keepdims: bool) -> Any:
+    # d lse / dx is the softmax of x.  Recomputed from the shifted x rather than as
+    # exp(x - ans): at |x| ~ 1000, ans carries float32 rounding of 6e-5.
+    if not keepdims and axis is not None:
+        g = reshape(g, shape=_kept(x, axis))
+    e = exp(x - max_shift(x, axis))
+    return g * (e / sum(e, axis=axis, keepdims=True))
+
+
+logsumexp = Primitive("logsumexp", _logsumexp_fwd, _logsumexp_vjp)
+
+
+def _log_softmax_fwd(x: Any, axis: int) -> Any:
+    shifted = x - max_shift(x, axis)
+    return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+
+
+log_softmax = Primitive(
+    "log_softmax", _log_softmax_fwd,
+    # exp(ans) is the softmax, accurate because ans was computed from the shifted x.
+    lambda g, ans, x, axis: g - exp(ans) * sum(g, axis=axis, keepdims=True),
+)
+
 def _extreme_vjp(g: Any, ans: Any, x: Any, axis: Any, keepdims: bool) -> Any:
     # The gradient goes to the arg-extreme entries, split evenly between ties.
     rx, rans = _raw(x), _raw(ans)
@@ -344,7 +398,7 @@ ALL = {
     for p in (
         sum_to, broadcast_to, reshape, transpose, getitem, index_add, concatenate, add, sub,
         mul, div, neg, pow, maximum, minimum, where, matmul, exp, log, sqrt, sin, cos, tanh,
-        sigmoid, relu, abs, clip, sum, mean, max, min,
+        sigmoid, relu, abs, clip, sum, mean, logsumexp, log_softmax, max, min,
     )
 }
 """Every primitive by name."""

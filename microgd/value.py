@@ -344,6 +344,10 @@ class Value:
 
     # ---- NumPy interop -----------------------------------------------------------
     def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        if method == "__call__" and not kwargs:
+            prim = _UFUNCS.get(ufunc)
+            if prim is not None:
+                return prim(*inputs)
         name = f"numpy.{ufunc.__name__}" + ("" if method == "__call__" else f".{method}")
         if method != "__call__" or kwargs:
             extra = f" with {', '.join(kwargs)}=" if kwargs and method == "__call__" else ""

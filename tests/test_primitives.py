@@ -528,6 +528,22 @@ def test_softmax(fn: Any, dtype: Any, data: Any) -> None:
     check(lambda v: fn(v, axis=axis), (x,))
 
 
+@covers("log_softmax")
+@dtypes
+@given(data=st.data())
+def test_log_softmax_over_any_axes(dtype: Any, data: Any) -> None:
+    # Like NumPy reductions: an int, a tuple of axes (maybe negative) or None (all).
+    shape = data.draw(mst.shapes(), label="shape")
+    axis = data.draw(axes_for(len(shape)), label="axis")
+    x = data.draw(arrays(shape, dtype), label="x")
+    check(lambda v: mg.log_softmax(v, axis=axis) * np.linspace(1.0, 2.0, x.size,
+                                                                 dtype=dtype).reshape(shape),
+          (x,), uses=["log_softmax"])
+    # Its values: log-probabilities that sum to 1 over the axes.
+    p = np.exp(mg.log_softmax(x.astype(np.float64), axis=axis).data)
+    np.testing.assert_allclose(p.sum(axis=axis), 1.0, rtol=1e-12)
+
+
 # ---- the internal shape plumbing, directly and through the public ops that use it ----
 
 
@@ -639,6 +655,19 @@ def test_log_softmax_extreme_values(dtype: Any) -> None:
     # d/dx sum(u * log_softmax(x)) = u - softmax(x) * sum(u)
     assert np.all(np.isfinite(v.grad))
     np.testing.assert_allclose(v.grad, u - np.array([1.0, 0.0]) * u.sum(), atol=1e-6)
+
+
+@dtypes
+def test_log_softmax_and_logsumexp_second_derivatives_at_extreme_values(dtype: Any) -> None:
+    # The Hessian of logsumexp is diag(s) - s s^T (s the softmax), also at |x| ~ 1000;
+    # log_softmax has the same Hessian for each output up to sign.
+    x = np.array([1000.0, -1000.0, 999.0], dtype=dtype)
+    s = _softmax_reference(x.astype(np.float64))
+    expected = np.diag(s) - np.outer(s, s)
+    hl = mg.hessian(lambda v: mg.logsumexp(v))(x)
+    np.testing.assert_allclose(hl, expected, rtol=2e-5, atol=1e-7)
+    hs = mg.hessian(lambda v: -mg.log_softmax(v)[0])(x)
+    np.testing.assert_allclose(hs, expected, rtol=2e-5, atol=1e-7)
 
 
 @dtypes

@@ -238,7 +238,7 @@ def record(prim: Primitive, args: tuple, params: dict = _NO_PARAMS) -> Value:
         why = " (its inputs already contained nan/inf)" if bad_in else ""
         raise AnomalyError(f"{prim.name}: forward produced nan/inf{why}")
     node = Value.__new__(Value)
-    node.data = _as_data(out)
+    node.data = out if type(out) is np.ndarray and out.ndim else _as_data(out)
     node.grad = node._g = node._mark = None
     if needs_grad and _mode.grad_enabled:
         node.requires_grad = True

@@ -4,8 +4,8 @@ Composites (``softmax``, ``stack``) need no derivative code of their own: they
 are written in primitives, in a form that is numerically stable and exact to
 every order.  ``logsumexp`` and ``log_softmax`` are primitives themselves (as in
 PyTorch; HIPS autograd does the same for logsumexp): one node each instead of
-five or six, which is most of the per-step bookkeeping of a classifier's loss.  Each function accepts Values,
-arrays or numbers and returns a Value.
+five or six, which is most of the per-step bookkeeping of a classifier's loss.
+Each function accepts Values, arrays or numbers and returns a Value.
 """
 
 from __future__ import annotations

@@ -247,8 +247,6 @@ where = Primitive(
 def _matmul_vjp(g: Any, a: Any, b: Any, first: bool) -> Any:
     """Gradient of ``a @ b`` for ``a`` (first) or ``b``, for NumPy's 1-D and batched rules."""
     sa, sb = _shape(a), _shape(b)
-    if len(sa) == 2 and len(sb) == 2:  # the common case: nothing promoted or broadcast
-        return g @ b.T if first else a.T @ g
     if len(sa) == 1 and len(sb) == 1:
         return g * (b if first else a)
     # Promote 1-D operands to matrices as NumPy does, and put the dropped axis back into g.
@@ -278,8 +276,9 @@ def _swap_last(x: Any) -> Any:
 
 matmul = Primitive(
     "matmul", operator.matmul,
-    lambda g, ans, a, b: _matmul_vjp(g, a, b, True),
-    lambda g, ans, a, b: _matmul_vjp(g, a, b, False),
+    # The common case first: 2-D @ 2-D, nothing promoted or broadcast.
+    lambda g, ans, a, b: g @ b.T if a.ndim == 2 == b.ndim else _matmul_vjp(g, a, b, True),
+    lambda g, ans, a, b: a.T @ g if a.ndim == 2 == b.ndim else _matmul_vjp(g, a, b, False),
     error="shapes {0} and {1} are not aligned",
 )
 

@@ -81,10 +81,14 @@ sum_to = Primitive(
 )
 
 def _broadcast_to_fwd(x: Any, shape: tuple[int, ...]) -> Any:
-    if np.size(x) == 1 and math.prod(shape) <= 4096:
+    if not isinstance(x, (np.ndarray, np.generic)):
+        x = np.asarray(x)
+    if x.size == 1 and math.prod(shape) <= 4096:
         # Small results from one element (the VJP of a full sum): a filled array
         # costs less than np.broadcast_to building a read-only view.
-        return np.full(shape, x, dtype=np.result_type(x))
+        out = np.empty(shape, dtype=x.dtype)
+        out[...] = x
+        return out
     return np.broadcast_to(x, shape)
 
 
@@ -323,8 +327,15 @@ clip = Primitive("clip", _clip_fwd, lambda g, ans, x, lo, hi: g * _inside(x, lo,
 
 # ---- reductions -------------------------------------------------------------------
 
+def _sum_fwd(x: Any, axis: Any, keepdims: bool) -> Any:
+    # The method skips np.sum's Python-level dispatch (a few microseconds per call).
+    if isinstance(x, (np.ndarray, np.generic)):
+        return x.sum(axis=axis, keepdims=keepdims)
+    return np.sum(x, axis=axis, keepdims=keepdims)
+
+
 sum = Primitive(
-    "sum", lambda x, axis, keepdims: np.sum(x, axis=axis, keepdims=keepdims),
+    "sum", _sum_fwd,
     lambda g, ans, x, axis, keepdims: _expand(g, x, axis, keepdims),
 )
 
@@ -341,14 +352,13 @@ def max_shift(x: Any, axis: Any) -> Any:
     ``exp(x - max_shift(x, axis))`` cannot overflow, and log-sum-exp and softmax
     do not depend on the shift, so subtracting it keeps every derivative exact.
     """
-    rx = _raw(x)
-    m = np.max(rx, axis=axis, keepdims=True)
-    return np.where(np.isfinite(m), m, 0).astype(np.result_type(rx))
+    m = _raw(x).max(axis=axis, keepdims=True)
+    return np.where(np.isfinite(m), m, 0)  # stays float32 for float32 x
 
 
 def _logsumexp_fwd(x: Any, axis: Any, keepdims: bool) -> Any:
     m = max_shift(x, axis)
-    out = np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True)) + m
+    out = np.log(np.exp(x - m).sum(axis=axis, keepdims=True)) + m
     return out if keepdims else np.squeeze(out, axis=axis)
 
 
@@ -366,7 +376,7 @@ logsumexp = Primitive("logsumexp", _logsumexp_fwd, _logsumexp_vjp)
 
 def _log_softmax_fwd(x: Any, axis: int) -> Any:
     shifted = x - max_shift(x, axis)
-    return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+    return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
 
 
 log_softmax = Primitive(

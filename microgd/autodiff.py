@@ -397,7 +397,7 @@ def _seed(root: Value, gradient: Any, create_graph: bool, where: str) -> Any:
                 f"{where}: output has shape {root.shape}; backward() without a gradient "
                 "needs a scalar output, so pass gradient= an array of that shape"
             )
-        seed = np.ones((), dtype=root.dtype)
+        seed = np.array(1, dtype=root.dtype)
     elif isinstance(gradient, Value):
         seed = gradient if create_graph else np.array(gradient.data, dtype=root.dtype)
     else:

@@ -70,9 +70,10 @@ def _count(x: Any, axis: Any) -> int:
 def _sum_to_fwd(x: Any, shape: tuple[int, ...]) -> Any:
     lead = x.ndim - len(shape)
     kept = tuple(i for i, n in enumerate(shape, lead) if n == 1 and x.shape[i] != 1)
+    # np.add.reduce is what x.sum() calls, without the Python-level wrapper.
     if kept:
-        x = x.sum(axis=kept, keepdims=True)
-    return x.sum(axis=tuple(range(lead))) if lead else x
+        x = np.add.reduce(x, axis=kept, keepdims=True)
+    return np.add.reduce(x, axis=tuple(range(lead))) if lead else x
 
 
 sum_to = Primitive(
@@ -328,9 +329,10 @@ clip = Primitive("clip", _clip_fwd, lambda g, ans, x, lo, hi: g * _inside(x, lo,
 # ---- reductions -------------------------------------------------------------------
 
 def _sum_fwd(x: Any, axis: Any, keepdims: bool) -> Any:
-    # The method skips np.sum's Python-level dispatch (a few microseconds per call).
+    # np.add.reduce skips np.sum's Python-level dispatch (a few microseconds per
+    # call when the caches are cold).
     if isinstance(x, (np.ndarray, np.generic)):
-        return x.sum(axis=axis, keepdims=keepdims)
+        return np.add.reduce(x, axis=axis, keepdims=keepdims)
     return np.sum(x, axis=axis, keepdims=keepdims)
 
 
@@ -352,13 +354,13 @@ def max_shift(x: Any, axis: Any) -> Any:
     ``exp(x - max_shift(x, axis))`` cannot overflow, and log-sum-exp and softmax
     do not depend on the shift, so subtracting it keeps every derivative exact.
     """
-    m = _raw(x).max(axis=axis, keepdims=True)
+    m = np.maximum.reduce(_raw(x), axis=axis, keepdims=True)
     return np.where(np.isfinite(m), m, 0)  # stays float32 for float32 x
 
 
 def _logsumexp_fwd(x: Any, axis: Any, keepdims: bool) -> Any:
     m = max_shift(x, axis)
-    out = np.log(np.exp(x - m).sum(axis=axis, keepdims=True)) + m
+    out = np.log(np.add.reduce(np.exp(x - m), axis=axis, keepdims=True)) + m
     return out if keepdims else np.squeeze(out, axis=axis)
 
 
@@ -376,7 +378,7 @@ logsumexp = Primitive("logsumexp", _logsumexp_fwd, _logsumexp_vjp)
 
 def _log_softmax_fwd(x: Any, axis: int) -> Any:
     shifted = x - max_shift(x, axis)
-    return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+    return shifted - np.log(np.add.reduce(np.exp(shifted), axis=axis, keepdims=True))
 
 
 log_softmax = Primitive(

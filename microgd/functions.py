@@ -148,7 +148,12 @@ def softmax(x: Any, axis: int = -1) -> Value:
     [0.5, 0.5]
     """
     x = _value(x)
-    e = ops.exp(x - ops.max_shift(x, axis))
+    axis = _axis(axis)
+    try:
+        shift = ops.max_shift(x, axis)
+    except ValueError as exc:  # a bad axis, or an empty array
+        raise ValueError(f"softmax: {exc} (input shape {x.shape})") from None
+    e = ops.exp(x - shift)
     return e / ops.sum(e, axis=axis, keepdims=True)
 
 

@@ -37,6 +37,14 @@ from microgd import Value
         (lambda: Value(np.ones(3)).clip(2.0, 1.0), ValueError, r"clip: lower bound"),
         (lambda: Value(np.ones(3)).item(), ValueError, r"item: Value of shape \(3,\)"),
         (lambda: len(Value(1.0)), TypeError, r"0-d"),
+        (lambda: mg.logsumexp(Value(np.ones((2, 3))), axis=(0, 7)), ValueError,
+         r"logsumexp: axis 7 is out of bounds .*\(2, 3\)"),
+        (lambda: mg.log_softmax(Value(np.ones((2, 3))), axis=5), ValueError,
+         r"log_softmax: axis 5 is out of bounds .*\(2, 3\)"),
+        (lambda: mg.softmax(Value(np.ones((2, 3))), axis=3), ValueError,
+         r"softmax: axis 3 is out of bounds .*\(2, 3\)"),
+        (lambda: mg.logsumexp(Value(np.ones((0, 3))), axis=0), ValueError,
+         r"logsumexp: zero-size array .*\(0, 3\)"),
     ],
 )
 def test_bad_input_messages(make, exc, message):

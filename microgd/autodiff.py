@@ -258,15 +258,17 @@ def record(prim: Primitive, args: tuple, params: dict = _NO_PARAMS) -> Value:
 
 def _parents(node: Value) -> list[tuple[int, Value]]:
     """``(input position, Value)`` for each input of ``node`` that requires grad."""
+    # Only called on recorded nodes, whose _args is a tuple (None only for leaves).
     return [
-        (i, a) for i, a in enumerate(node._args) if isinstance(a, Value) and a.requires_grad
+        (i, a) for i, a in enumerate(node._args)  # type: ignore[arg-type]
+        if isinstance(a, Value) and a.requires_grad
     ]
 
 
 def _freed(node: Value) -> RuntimeError:
     return RuntimeError(
         f"backward through the graph a second time: the graph at op "
-        f"'{node._prim.name}' was freed by an earlier backward; pass "
+        f"'{node.op}' was freed by an earlier backward; pass "
         "retain_graph=True to the first backward to keep it"
     )
 
@@ -354,21 +356,23 @@ def backprop(
                 result[id(node)] = (node, g)
             if prim is None:
                 continue
+            # record sets _prim, _args and _params together, and _toposort raised if _raw
+            # was freed: mypy cannot see that none of them is None past this point.
             if create_graph:
                 ans, args = node, node._args
             else:
                 ans, args = node.data, node._raw
             params = node._params
             vjps, vjp_any = prim.vjps, prim.vjp_any
-            for i, p in enumerate(node._args):
+            for i, p in enumerate(node._args):  # type: ignore[arg-type]
                 if not isinstance(p, Value) or not p.requires_grad:
                     continue
                 if relevant is not None and id(p) not in relevant:
                     continue
                 if vjp_any is None:
-                    c = vjps[i](g, ans, *args, **params)
+                    c = vjps[i](g, ans, *args, **params)  # type: ignore[misc, arg-type]
                 else:
-                    c = vjp_any(i, g, ans, *args, **params)
+                    c = vjp_any(i, g, ans, *args, **params)  # type: ignore[misc, arg-type]
                 if anomaly and not _finite(c):
                     raise AnomalyError(
                         f"{prim.name}: backward (gradient for input {i}) produced nan/inf"
@@ -397,15 +401,15 @@ def _seed(root: Value, gradient: Any, create_graph: bool, where: str) -> Any:
                 f"{where}: output has shape {root.shape}; backward() without a gradient "
                 "needs a scalar output, so pass gradient= an array of that shape"
             )
-        seed = np.array(1, dtype=root.dtype)
+        seed: np.ndarray | Value = np.array(1, dtype=root.dtype)
     elif isinstance(gradient, Value):
         seed = gradient if create_graph else np.array(gradient.data, dtype=root.dtype)
     else:
         seed = np.array(gradient, dtype=root.dtype)  # a copy: never alias the caller's array
-    if np.shape(seed.data if isinstance(seed, Value) else seed) != root.shape:
+    shape = np.shape(seed.data if isinstance(seed, Value) else seed)
+    if shape != root.shape:
         raise ValueError(
-            f"{where}: gradient has shape {np.shape(gradient)} but the output has "
-            f"shape {root.shape}"
+            f"{where}: gradient has shape {shape} but the output has shape {root.shape}"
         )
     if create_graph and not isinstance(seed, Value):
         seed = Value(seed, requires_grad=False)

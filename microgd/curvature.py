@@ -248,7 +248,9 @@ def hessian_eigs(f: Callable[[Any], Any], x: Tree, k: int = 6, which: str = "bot
 def _shape_rows(vecs: np.ndarray, x: Tree) -> Any:
     """Flat eigenvector rows, each shaped like ``x`` (an array, or a list of arrays)."""
     if len(_leaves(x)) == 1 and not isinstance(x, (list, tuple)):
-        return vecs.reshape((len(vecs),) + np.shape(getattr(x, "data", x)))
+        # With x typed Any, mypy picks getattr's default=None overload (Any | None).
+        data: Any = getattr(x, "data", x)
+        return vecs.reshape((len(vecs),) + np.shape(data))
     return [unflatten(v, x) for v in vecs]
 
 

@@ -138,7 +138,7 @@ def logsumexp(x: Any, axis: Axis = None, keepdims: bool = False) -> Value:
     return ops.logsumexp(_value(x), axis=_axis(axis), keepdims=keepdims)
 
 
-def softmax(x: Any, axis: int = -1) -> Value:
+def softmax(x: Any, axis: Axis = -1) -> Value:
     """``exp(x) / sum(exp(x))`` along ``axis``, stable for any magnitude of ``x``.
 
     Examples
@@ -148,16 +148,16 @@ def softmax(x: Any, axis: int = -1) -> Value:
     [0.5, 0.5]
     """
     x = _value(x)
-    axis = _axis(axis)
+    ax = _axis(axis)
     try:
-        shift = ops.max_shift(x, axis)
+        shift = ops.max_shift(x, ax)
     except ValueError as exc:  # a bad axis, or an empty array
         raise ValueError(f"softmax: {exc} (input shape {x.shape})") from None
     e = ops.exp(x - shift)
-    return e / ops.sum(e, axis=axis, keepdims=True)
+    return e / ops.sum(e, axis=ax, keepdims=True)
 
 
-def log_softmax(x: Any, axis: int = -1) -> Value:
+def log_softmax(x: Any, axis: Axis = -1) -> Value:
     """``x - logsumexp(x)`` along ``axis``: log-probabilities, stable for any ``x``.
 
     A primitive (``ops.log_softmax``) whose VJP is ``g - softmax(x) * sum(g)``.

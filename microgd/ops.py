@@ -76,7 +76,7 @@ def _sum_to_fwd(x: Any, shape: tuple[int, ...]) -> Any:
     return np.add.reduce(x, axis=tuple(range(lead))) if lead else x
 
 
-sum_to = Primitive(
+sum_to: Primitive = Primitive(
     "sum_to", _sum_to_fwd,
     lambda g, ans, x, shape: broadcast_to(g, shape=_shape(x)),
 )
@@ -93,13 +93,13 @@ def _broadcast_to_fwd(x: Any, shape: tuple[int, ...]) -> Any:
     return np.broadcast_to(x, shape)
 
 
-broadcast_to = Primitive(
+broadcast_to: Primitive = Primitive(
     "broadcast_to", _broadcast_to_fwd,
     lambda g, ans, x, shape: sum_to(g, shape=_shape(x)),
     error="cannot broadcast shape {0} to {shape}",
 )
 
-reshape = Primitive(
+reshape: Primitive = Primitive(
     "reshape", lambda x, shape: np.reshape(x, shape),
     lambda g, ans, x, shape: reshape(g, shape=_shape(x)),
     error="cannot reshape shape {0} into {shape}",
@@ -111,7 +111,7 @@ def _inverse(axes: Any, ndim: int) -> Any:
     return None if axes is None else tuple(int(i) for i in np.argsort([a % ndim for a in axes]))
 
 
-transpose = Primitive(
+transpose: Primitive = Primitive(
     "transpose", lambda x, axes: np.transpose(x, axes),
     lambda g, ans, x, axes: transpose(g, axes=_inverse(axes, len(_shape(x)))),
     error="axes {axes} do not match shape {0}",
@@ -135,12 +135,12 @@ def _index_add_fwd(g: Any, index: Any, shape: tuple[int, ...]) -> Any:
     return out
 
 
-getitem = Primitive(
+getitem: Primitive = Primitive(
     "getitem", lambda x, index: x[index],
     lambda g, ans, x, index: index_add(g, index=index, shape=_shape(x)),
 )
 
-index_add = Primitive(
+index_add: Primitive = Primitive(
     "index_add", _index_add_fwd,
     lambda g, ans, x, index, shape: getitem(g, index=index),
 )
@@ -153,38 +153,38 @@ def _concat_vjp(i: int, g: Any, ans: Any, *xs: Any, axis: int) -> Any:
     return getitem(g, index=sl)
 
 
-concatenate = Primitive(
+concatenate: Primitive = Primitive(
     "concatenate", lambda *xs, axis: np.concatenate(xs, axis=axis),
     vjp_any=_concat_vjp,
 )
 
 # ---- elementwise arithmetic -------------------------------------------------
 
-add = Primitive(
+add: Primitive = Primitive(
     "add", operator.add,
     lambda g, ans, a, b: _unbroadcast(g, a),
     lambda g, ans, a, b: _unbroadcast(g, b),
 )
 
-sub = Primitive(
+sub: Primitive = Primitive(
     "sub", operator.sub,
     lambda g, ans, a, b: _unbroadcast(g, a),
     lambda g, ans, a, b: _unbroadcast(-g, b),
 )
 
-mul = Primitive(
+mul: Primitive = Primitive(
     "mul", operator.mul,
     lambda g, ans, a, b: _unbroadcast(g * b, a),
     lambda g, ans, a, b: _unbroadcast(g * a, b),
 )
 
-div = Primitive(
+div: Primitive = Primitive(
     "div", operator.truediv,
     lambda g, ans, a, b: _unbroadcast(g / b, a),
     lambda g, ans, a, b: _unbroadcast(-g * ans / b, b),
 )
 
-neg = Primitive("neg", operator.neg, lambda g, ans, x: -g)
+neg: Primitive = Primitive("neg", operator.neg, lambda g, ans, x: -g)
 
 
 def _pow_base_vjp(g: Any, ans: Any, a: Any, b: Any) -> Any:
@@ -212,7 +212,7 @@ def _safe_log(a: Any) -> Any:
     return log(where(a, 1.0, cond=np.asarray(ra) != 0))
 
 
-pow = Primitive(
+pow: Primitive = Primitive(
     "pow", operator.pow,
     _pow_base_vjp,
     lambda g, ans, a, b: _unbroadcast(g * _safe_log(a) * ans, b),
@@ -226,13 +226,13 @@ def _tie_mask(a: Any, b: Any, ans: Any) -> Any:
     return ((ra > rb) + 0.5 * (ra == rb)).astype(dtype)
 
 
-maximum = Primitive(
+maximum: Primitive = Primitive(
     "maximum", np.maximum,
     lambda g, ans, a, b: _unbroadcast(g * _tie_mask(a, b, ans), a),
     lambda g, ans, a, b: _unbroadcast(g * _tie_mask(b, a, ans), b),
 )
 
-minimum = Primitive(
+minimum: Primitive = Primitive(
     "minimum", np.minimum,
     lambda g, ans, a, b: _unbroadcast(g * _tie_mask(b, a, ans), a),
     lambda g, ans, a, b: _unbroadcast(g * _tie_mask(a, b, ans), b),
@@ -243,7 +243,7 @@ def _where_fwd(a: Any, b: Any, cond: Any) -> Any:
     return np.where(cond, a, b)
 
 
-where = Primitive(
+where: Primitive = Primitive(
     "where", _where_fwd,
     lambda g, ans, a, b, cond: _unbroadcast(where(g, 0.0, cond=cond), a),
     lambda g, ans, a, b, cond: _unbroadcast(where(0.0, g, cond=cond), b),
@@ -279,7 +279,7 @@ def _swap_last(x: Any) -> Any:
     return transpose(x, axes=None if n == 2 else tuple(range(n - 2)) + (n - 1, n - 2))
 
 
-matmul = Primitive(
+matmul: Primitive = Primitive(
     "matmul", operator.matmul,
     # The common case first: 2-D @ 2-D, nothing promoted or broadcast.
     lambda g, ans, a, b: g @ b.T if a.ndim == 2 == b.ndim else _matmul_vjp(g, a, b, True),
@@ -289,12 +289,12 @@ matmul = Primitive(
 
 # ---- elementwise functions --------------------------------------------------
 
-exp = Primitive("exp", np.exp, lambda g, ans, x: g * ans)
-log = Primitive("log", np.log, lambda g, ans, x: g / x)
-sqrt = Primitive("sqrt", np.sqrt, lambda g, ans, x: g * 0.5 / ans)
-sin = Primitive("sin", np.sin, lambda g, ans, x: g * cos(x))
-cos = Primitive("cos", np.cos, lambda g, ans, x: -(g * sin(x)))
-tanh = Primitive("tanh", np.tanh, lambda g, ans, x: g * (1 - ans * ans))
+exp: Primitive = Primitive("exp", np.exp, lambda g, ans, x: g * ans)
+log: Primitive = Primitive("log", np.log, lambda g, ans, x: g / x)
+sqrt: Primitive = Primitive("sqrt", np.sqrt, lambda g, ans, x: g * 0.5 / ans)
+sin: Primitive = Primitive("sin", np.sin, lambda g, ans, x: g * cos(x))
+cos: Primitive = Primitive("cos", np.cos, lambda g, ans, x: -(g * sin(x)))
+tanh: Primitive = Primitive("tanh", np.tanh, lambda g, ans, x: g * (1 - ans * ans))
 
 
 def _sigmoid_fwd(x: Any) -> Any:
@@ -303,9 +303,9 @@ def _sigmoid_fwd(x: Any) -> Any:
     return np.exp(-np.logaddexp(0, -x))
 
 
-sigmoid = Primitive("sigmoid", _sigmoid_fwd, lambda g, ans, x: g * ans * (1 - ans))
-relu = Primitive("relu", lambda x: np.maximum(x, 0), lambda g, ans, x: g * (x > 0))
-abs = Primitive("abs", np.abs, lambda g, ans, x: g * np.sign(_raw(x)))
+sigmoid: Primitive = Primitive("sigmoid", _sigmoid_fwd, lambda g, ans, x: g * ans * (1 - ans))
+relu: Primitive = Primitive("relu", lambda x: np.maximum(x, 0), lambda g, ans, x: g * (x > 0))
+abs: Primitive = Primitive("abs", np.abs, lambda g, ans, x: g * np.sign(_raw(x)))
 
 
 def _clip_fwd(x: Any, lo: Any, hi: Any) -> Any:
@@ -324,7 +324,7 @@ def _inside(x: Any, lo: Any, hi: Any) -> Any:
     return inside
 
 
-clip = Primitive("clip", _clip_fwd, lambda g, ans, x, lo, hi: g * _inside(x, lo, hi))
+clip: Primitive = Primitive("clip", _clip_fwd, lambda g, ans, x, lo, hi: g * _inside(x, lo, hi))
 
 # ---- reductions -------------------------------------------------------------------
 
@@ -332,16 +332,17 @@ def _sum_fwd(x: Any, axis: Any, keepdims: bool) -> Any:
     # np.add.reduce skips np.sum's Python-level dispatch (a few microseconds per
     # call when the caches are cold).
     if isinstance(x, (np.ndarray, np.generic)):
-        return np.add.reduce(x, axis=axis, keepdims=keepdims)
+        # NumPy's stubs overload reduce on keepdims=Literal[True]/[False] only, not bool.
+        return np.add.reduce(x, axis=axis, keepdims=keepdims)  # type: ignore[call-overload]
     return np.sum(x, axis=axis, keepdims=keepdims)
 
 
-sum = Primitive(
+sum: Primitive = Primitive(
     "sum", _sum_fwd,
     lambda g, ans, x, axis, keepdims: _expand(g, x, axis, keepdims),
 )
 
-mean = Primitive(
+mean: Primitive = Primitive(
     "mean", lambda x, axis, keepdims: np.mean(x, axis=axis, keepdims=keepdims),
     lambda g, ans, x, axis, keepdims: _expand(g, x, axis, keepdims) / _count(x, axis),
 )
@@ -373,7 +374,7 @@ def _logsumexp_vjp(g: Any, ans: Any, x: Any, axis: Any, keepdims: bool) -> Any:
     return g * (e / sum(e, axis=axis, keepdims=True))
 
 
-logsumexp = Primitive("logsumexp", _logsumexp_fwd, _logsumexp_vjp)
+logsumexp: Primitive = Primitive("logsumexp", _logsumexp_fwd, _logsumexp_vjp)
 
 
 def _log_softmax_fwd(x: Any, axis: int) -> Any:
@@ -381,7 +382,7 @@ def _log_softmax_fwd(x: Any, axis: int) -> Any:
     return shifted - np.log(np.add.reduce(np.exp(shifted), axis=axis, keepdims=True))
 
 
-log_softmax = Primitive(
+log_softmax: Primitive = Primitive(
     "log_softmax", _log_softmax_fwd,
     # exp(ans) is the softmax, accurate because ans was computed from the shifted x.
     lambda g, ans, x, axis: g - exp(ans) * sum(g, axis=axis, keepdims=True),
@@ -397,14 +398,14 @@ def _extreme_vjp(g: Any, ans: Any, x: Any, axis: Any, keepdims: bool) -> Any:
     return _expand(g, x, axis, keepdims) * hit
 
 
-max = Primitive(
+max: Primitive = Primitive(
     "max", lambda x, axis, keepdims: np.max(x, axis=axis, keepdims=keepdims), _extreme_vjp
 )
-min = Primitive(
+min: Primitive = Primitive(
     "min", lambda x, axis, keepdims: np.min(x, axis=axis, keepdims=keepdims), _extreme_vjp
 )
 
-ALL = {
+ALL: dict[str, Primitive] = {
     p.name: p
     for p in (
         sum_to, broadcast_to, reshape, transpose, getitem, index_add, concatenate, add, sub,

@@ -131,13 +131,13 @@ def value_and_grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0
     def wrapped(*args: Any, **kwargs: Any) -> tuple[Any, Any]:
         nums = _argnums(argnums, len(args), "grad")
         traced = any(_is_traced(args[i]) for i in nums)
-        args = list(args)
+        call_args = list(args)
         for i in nums:
             if not traced:
-                _check_finite(args[i], "grad")
-            args[i] = _variables(args[i], traced)
-        out = _scalar(f(*args, **kwargs), "grad")
-        trees = [args[i] for i in nums]
+                _check_finite(call_args[i], "grad")
+            call_args[i] = _variables(call_args[i], traced)
+        out = _scalar(f(*call_args, **kwargs), "grad")
+        trees = [call_args[i] for i in nums]
         flat = [leaf for t in trees for leaf in _leaves(t)]
         gs = iter(_grads(out, flat, traced))
         results = tuple(_rebuild(t, [next(gs) for _ in _leaves(t)]) for t in trees)
@@ -181,14 +181,14 @@ def jacobian(f: Callable[..., Any], argnums: int = 0) -> Callable[..., Any]:
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         (i,) = _argnums(argnums, len(args), "jacobian")
         traced = _is_traced(args[i])
-        args = list(args)
+        call_args = list(args)
         if not traced:
-            _check_finite(args[i], "jacobian")
-        args[i] = _variables(args[i], traced)
-        out = f(*args, **kwargs)
+            _check_finite(call_args[i], "jacobian")
+        call_args[i] = _variables(call_args[i], traced)
+        out = f(*call_args, **kwargs)
         if not isinstance(out, Value):
             out = Value(out, requires_grad=False)
-        flat = _leaves(args[i])
+        flat = _leaves(call_args[i])
         rows: list[list[Any]] = [[] for _ in flat]
         for k in range(out.size):
             seed = np.zeros(out.size, dtype=out.dtype)
@@ -207,7 +207,7 @@ def jacobian(f: Callable[..., Any], argnums: int = 0) -> Callable[..., Any]:
             else:
                 data = np.stack([np.asarray(g.data) for g in r]) if r else np.zeros((0,) + w.shape)
                 blocks.append(data.reshape(out.shape + w.shape))
-        return _rebuild(args[i], blocks)
+        return _rebuild(call_args[i], blocks)
 
     wrapped.__name__ = f"jacobian_{getattr(f, '__name__', 'f')}"
     return wrapped

@@ -9,9 +9,12 @@ that require grad, the primitive and inputs that produced it.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from microgd.autodiff import Primitive
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -67,9 +70,20 @@ class Value:
                  "_g", "_mark", "__weakref__")
     __array_priority__ = 1000.0
 
+    data: Any  # an ndarray, or a NumPy scalar for 0-d data
+    grad: np.ndarray | None
+    requires_grad: bool
+    # Set together by autodiff.record for a node computed from Values that require grad.
+    _prim: Primitive | None
+    _args: tuple[Any, ...] | None  # Values, arrays, numbers: kept for a create_graph backward
+    _raw: tuple[Any, ...] | None  # their data; None once a backward has freed the graph
+    _params: dict[str, Any] | None
+    _g: Any  # an array, or a Value under create_graph
+    _mark: object
+
     def __init__(self, data: Any, requires_grad: bool = True) -> None:
         self.data = _to_data(data)
-        self.grad: np.ndarray | None = None
+        self.grad = None
         self.requires_grad = bool(requires_grad)
         self._prim = None
         self._args = self._raw = self._params = self._g = self._mark = None
@@ -331,9 +345,10 @@ class Value:
         return _ops.reshape(self, shape=tuple(int(s) for s in shape))
 
     def transpose(self, *axes: Any) -> Value:
+        order: tuple[Any, ...] | list[Any] | None = axes
         if len(axes) == 1 and (axes[0] is None or isinstance(axes[0], (tuple, list))):
-            axes = axes[0]
-        return _ops.transpose(self, axes=tuple(axes) if axes else None)
+            order = axes[0]
+        return _ops.transpose(self, axes=tuple(order) if order else None)
 
     @property
     def T(self) -> Value:

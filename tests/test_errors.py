@@ -76,6 +76,18 @@ def test_gradient_shape_mismatch_leaves_grads_untouched():
     assert x.grad.tolist() == [2.0, 2.0, 2.0]
 
 
+@pytest.mark.parametrize("create_graph", [False, True])
+def test_gradient_given_as_a_value_of_the_wrong_shape_is_named(create_graph):
+    x = Value(np.ones(3))
+    y = x * 2
+    with pytest.raises(ValueError, match=r"backward: gradient has shape \(2,\) but the "
+                                         r"output has shape \(3,\)"):
+        y.backward(gradient=Value(np.ones(2)), create_graph=create_graph)
+    with pytest.raises(ValueError, match=r"gradients: gradient has shape \(2,\)"):
+        mg.gradients(y, x, grad_outputs=Value(np.ones(2)), create_graph=create_graph)
+    assert x.grad is None
+
+
 def test_failed_backward_writes_no_partial_grads():
     # Two leaves; the anomaly is raised in the middle of the backward pass, after
     # one leaf's gradient is already known: neither .grad may be written.

@@ -16,12 +16,19 @@ well, so the search homes in on w = 3; the full grid with step 0.01 finds the
 well.  Whether a coarse grid catches the well is luck of alignment: 7 points
 do, 11 do not.
 
-Run: python examples/divide_and_conquer.py
+The picture: f with the 5-point coarse grid, the cell the first zoom keeps
+(one grid step either side of the best coarse point), where coarse-to-fine
+ends, and the minimum the full grid finds.
+
+Run: python examples/divide_and_conquer.py [OUT_DIR]   (OUT_DIR gets the picture)
 """
 
 from __future__ import annotations
 
+import importlib.util
 import math
+import os
+import sys
 
 import numpy as np
 
@@ -51,7 +58,46 @@ def grid_cost(bounds: list[tuple[float, float]], tol: float) -> int:
     return math.prod(math.ceil((hi - lo) / tol) + 1 for lo, hi in bounds)
 
 
-def main(verbose: bool = True) -> dict:
+def save_pictures(result: dict, out: str) -> list[str]:
+    """f, the coarse grid, its zoom cell and both answers, as ``out/divide_and_conquer.png``."""
+    if importlib.util.find_spec("matplotlib") is None:
+        print("matplotlib is not installed: no pictures (pip install matplotlib)")
+        return []
+    from microgd.viz.plots import COLORS, plot_landscape
+
+    os.makedirs(out, exist_ok=True)
+    path = os.path.join(out, "divide_and_conquer.png")
+    lo, hi, num = 0.0, 4.0, 5
+    fig = plot_landscape(well, [(lo, hi)])
+    ax = fig.axes[0]
+    ax.lines[0].set_label("f(w)")  # the curve plot_landscape draws
+    # the first round of coarse_to_fine(num=5): 5 grid points, then the next box
+    # spans the best one's neighbours, one grid step either side
+    grid = np.linspace(lo, hi, num)
+    values = [well(np.array([w])) for w in grid]
+    best, step = grid[int(np.argmin(values))], (hi - lo) / (num - 1)
+    ax.scatter(grid, values, color=COLORS[0], s=70, edgecolors="white", zorder=4,
+               label=f"coarse grid, {num} points: best at w = {best:g}")
+    ax.axvspan(max(lo, best - step), min(hi, best + step), color=COLORS[0], alpha=0.09,
+               label="the cell it zooms into")
+    ax.scatter([result["coarse_w"]], [result["coarse_value"]], marker="*", s=320,
+               color=COLORS[0], edgecolors="white", linewidths=0.8, zorder=5,
+               label=f"coarse-to-fine ends at w = {result['coarse_w']:.2f}, "
+                     f"f = {result['coarse_value']:.2f}")
+    ax.scatter([result["fine_w"]], [result["fine_value"]], marker="*", s=320,
+               color=COLORS[4], edgecolors="white", linewidths=0.8, zorder=5,
+               label=f"full grid ({result['fine_evaluations']} points): "
+                     f"w = {result['fine_w']:.2f}, f = {result['fine_value']:.2f}")
+    ax.set(xlabel="w", ylabel="f(w)")
+    ax.legend(loc="upper right", fontsize=9, frameon=False)
+    ax.set_title("Lesson 2: divide and conquer zooms in where the coarse grid was best,\n"
+                 "and misses the narrow, deeper well", fontsize=11)
+    fig.savefig(path, dpi=150, facecolor="white")
+    return [path]
+
+
+def main(verbose: bool = True, out: str | None = None) -> dict:
+    """Run the lesson; with ``out``, write its picture there.  Returns the numbers."""
     b1, b2 = [(0.0, 4.0)], [(0.0, 4.0), (-2.0, 2.0)]
     one = search.coarse_to_fine(mse_w, b1, num=11, tol=TOL)
     two = search.coarse_to_fine(mse_wb, b2, num=11, tol=TOL)
@@ -84,8 +130,10 @@ def main(verbose: bool = True) -> dict:
         print("which minimum coarse-to-fine reaches depends on the coarse grid:")
         for n, r in by_num.items():
             print(f"  num = {n:2d}: w = {r.x[0]:.6f}, f = {r.value:.4f}")
+    if out is not None:
+        result["pictures"] = save_pictures(result, out)
     return result
 
 
 if __name__ == "__main__":
-    main()
+    main(out=sys.argv[1] if len(sys.argv) > 1 else None)

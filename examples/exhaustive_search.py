@@ -9,10 +9,17 @@ Add a bias, y = x * w + b, and the same resolution needs 41 values of w for
 multiplies the cost by 41 again; a network with a few thousand weights is
 out of reach of any grid.
 
-Run: python examples/exhaustive_search.py
+The picture: the loss curve MSE(w) with all 41 evaluations of the one-weight
+search on it, and the best of them starred.
+
+Run: python examples/exhaustive_search.py [OUT_DIR]   (OUT_DIR gets the picture)
 """
 
 from __future__ import annotations
+
+import importlib.util
+import os
+import sys
 
 import numpy as np
 
@@ -33,7 +40,35 @@ def mse_wb(p: np.ndarray) -> float:
     return float(np.mean((X * p[0] + p[1] - Y) ** 2))
 
 
-def main(verbose: bool = True) -> dict:
+def save_pictures(result: dict, out: str) -> list[str]:
+    """The loss curve with the 41 grid points and the best one, as ``out/exhaustive_search.png``."""
+    if importlib.util.find_spec("matplotlib") is None:
+        print("matplotlib is not installed: no pictures (pip install matplotlib)")
+        return []
+    from microgd.viz.plots import COLORS, plot_landscape
+
+    os.makedirs(out, exist_ok=True)
+    path = os.path.join(out, "exhaustive_search.png")
+    fig = plot_landscape(mse_w, [(0.0, 4.0)])
+    ax = fig.axes[0]
+    ax.lines[0].set_label("MSE(w)")  # the curve plot_landscape draws
+    # every point the search evaluated: the same grid as search.grid_search's
+    ws = np.linspace(0.0, 4.0, NUM)
+    ax.scatter(ws, [mse_w(np.array([w])) for w in ws], color=COLORS[0], s=28, zorder=4,
+               label=f"{NUM} grid points (step 0.1)")
+    ax.scatter([result["w_best"]], [result["loss_best"]], marker="*", s=260, color=COLORS[1],
+               edgecolors="white", linewidths=0.8, zorder=5,
+               label=f"best: w = {result['w_best']:.1f}, MSE = {result['loss_best']:.3g}")
+    ax.set(xlabel="w", ylabel="MSE(w)")
+    ax.legend(loc="upper center", frameon=False)
+    ax.set_title("Lesson 1: exhaustive search evaluates the loss of y = x*w at every grid "
+                 "point\nand keeps the best", fontsize=11)
+    fig.savefig(path, dpi=150, facecolor="white")
+    return [path]
+
+
+def main(verbose: bool = True, out: str | None = None) -> dict:
+    """Run the lesson; with ``out``, write its picture there.  Returns the numbers."""
     one = search.grid_search(mse_w, [(0.0, 4.0)], num=NUM)
     two = search.grid_search(mse_wb, [(0.0, 4.0), (-2.0, 2.0)], num=NUM)
     # The cost at the same resolution for more weights, without running those grids.
@@ -59,8 +94,10 @@ def main(verbose: bool = True) -> dict:
         for d, n in cost.items():
             print(f"  {d:2d} weight{'s' if d > 1 else ' '}: {n:.3g}")
         print("The grid grows exponentially with the number of weights.")
+    if out is not None:
+        result["pictures"] = save_pictures(result, out)
     return result
 
 
 if __name__ == "__main__":
-    main()
+    main(out=sys.argv[1] if len(sys.argv) > 1 else None)

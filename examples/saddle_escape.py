@@ -10,23 +10,38 @@ eigenvector the loss goes down.  Two cases:
    weights (a symmetric initialization): every gradient is exactly zero, so GD
    never moves, although the loss is far from its minimum.
 
-Run: python examples/saddle_escape.py
+The picture (case 1): the contours of x**2 - y**2 with GD's path into the
+saddle, the one step along the escape direction, and GD running downhill after it.
+
+Run: python examples/saddle_escape.py [OUT_DIR]   (OUT_DIR gets the picture)
 """
 
 from __future__ import annotations
+
+import importlib.util
+import os
+import sys
 
 import numpy as np
 
 import microgd as mg
 
 
-def gradient_descent(f, x0, lr=0.1, steps=100):
-    """Plain GD; returns the last point and its gradient norm."""
+def gd_path(f, x0, lr=0.1, steps=100):
+    """Plain GD; returns every point it visits, the start included (shape (steps + 1, d))."""
     x = np.array(x0, dtype=float)
     g = mg.grad(f)
+    path = [x]
     for _ in range(steps):
         x = x - lr * g(x)
-    return x, float(np.linalg.norm(g(x)))
+        path.append(x)
+    return np.array(path)
+
+
+def gradient_descent(f, x0, lr=0.1, steps=100):
+    """Plain GD; returns the last point and its gradient norm."""
+    x = gd_path(f, x0, lr=lr, steps=steps)[-1]
+    return x, float(np.linalg.norm(mg.grad(f)(x)))
 
 
 def escape(f, x, step):
@@ -37,8 +52,13 @@ def escape(f, x, step):
     return cp, x + step * cp.escape_direction
 
 
+def saddle(v):
+    """The saddle ``f(x, y) = x**2 - y**2`` of a point ``v = (x, y)``."""
+    return v[0] ** 2 - v[1] ** 2
+
+
 def saddle_2d(verbose=True):
-    f = lambda v: v[0] ** 2 - v[1] ** 2  # noqa: E731
+    f = saddle
     x, gnorm = gradient_descent(f, [1.0, 0.0])
     cp, x_out = escape(f, x, step=0.5)
     f_at = lambda p: f(mg.Value(p)).item()  # noqa: E731
@@ -47,6 +67,10 @@ def saddle_2d(verbose=True):
         "gd_point": x, "gd_grad_norm": gnorm, "kind": cp.kind,
         "eigenvalues": cp.eigenvalues, "escape_direction": cp.escape_direction,
         "f_saddle": f_at(x), "f_after_step": f_at(x_out), "f_after_more_gd": f_at(after),
+        # the three legs of the trip, for the picture
+        "paths": {"gd": gd_path(f, [1.0, 0.0]), "step": np.array([x, x_out]),
+                  "gd_after": gd_path(f, x_out, lr=0.1, steps=10)},
+        "critical_point": cp,
     }
     if verbose:
         print("1) f(x, y) = x^2 - y^2, GD from (1, 0), lr 0.1, 100 steps")
@@ -92,9 +116,42 @@ def saddle_network(verbose=True):
     return result
 
 
-def main():
-    return saddle_2d(), saddle_network()
+def save_pictures(result, out):
+    """Case 1: GD into the saddle, the escape step and GD after it: ``out/saddle_escape.png``."""
+    if importlib.util.find_spec("matplotlib") is None:
+        print("matplotlib is not installed: no pictures (pip install matplotlib)")
+        return []
+    from microgd.viz.plots import plot_landscape
+
+    os.makedirs(out, exist_ok=True)
+    path = os.path.join(out, "saddle_escape.png")
+    paths, v = result["paths"], result["escape_direction"]
+    fig = plot_landscape(saddle, [(-2.0, 2.0), (-3.5, 3.5)], paths={
+        "GD from (1, 0): stuck at the saddle": paths["gd"],
+        "one step of 0.5 along the escape direction": paths["step"],
+        f"10 more GD steps: f falls to {result['f_after_more_gd']:.2f}": paths["gd_after"],
+    }, critical_points=[result["critical_point"]])
+    ax = fig.axes[0]
+    ax.legend(loc="lower right", fontsize=9, framealpha=0.85)
+    vx, vy = v + 0.0  # + 0.0 turns a -0.0 into 0.0, so the title never shows "-0"
+    ax.set_title(f"Lesson 5: f = x\u00b2 \u2212 y\u00b2: GD slides into the saddle; the "
+                 f"Hessian's negative\neigenvector ({vx:.0f}, {vy:.0f}) shows the way "
+                 f"down", fontsize=11)
+    fig.savefig(path, dpi=150, facecolor="white")
+    return [path]
+
+
+def main(verbose=True, out=None):
+    """Run both cases; with ``out``, write the picture of case 1 there.
+
+    Returns the two cases' numbers, ``(saddle_2d, saddle_network)``; with
+    ``out`` the first also has ``pictures``.
+    """
+    result_2d, result_network = saddle_2d(verbose=verbose), saddle_network(verbose=verbose)
+    if out is not None:
+        result_2d["pictures"] = save_pictures(result_2d, out)
+    return result_2d, result_network
 
 
 if __name__ == "__main__":
-    main()
+    main(out=sys.argv[1] if len(sys.argv) > 1 else None)

@@ -38,8 +38,9 @@ def test_saddle_escape_network(capsys):
 
 # ---- one smoke test per lesson example: the numbers each one narrates --------------------
 
-LESSONS = ["gradient_descent", "sgd_vs_minibatch", "ema_smoothing", "learning_rate",
-           "minima_vs_saddles", "momentum", "initialization", "mlp_classifier"]
+LESSONS = ["exhaustive_search", "divide_and_conquer", "gradient_descent", "sgd_vs_minibatch",
+           "ema_smoothing", "learning_rate", "minima_vs_saddles", "saddle_escape", "momentum",
+           "initialization", "mlp_classifier"]
 
 
 @pytest.mark.parametrize("name", LESSONS)
@@ -47,6 +48,82 @@ def test_lesson_examples_are_documented(name):
     module = load(name)
     assert "Run: python examples/" in module.__doc__
     assert callable(module.main)
+
+
+def is_png(path, name):
+    """``path`` is a PNG called ``name`` with some content (not an empty figure)."""
+    path = pathlib.Path(path)
+    assert path.name == name and path.is_file()
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    return path.stat().st_size > 10_000
+
+
+def test_exhaustive_search_lesson_1(tmp_path, capsys):
+    r = load("exhaustive_search").main(verbose=True, out=tmp_path)
+    assert r["w_best"] == pytest.approx(2.0) and r["loss_best"] == pytest.approx(0.0)
+    assert r["evaluations_1d"] == 41 and r["evaluations_2d"] == 41 ** 2 == 1681
+    np.testing.assert_allclose(r["wb_best"], [2.0, 0.0], atol=1e-12)
+    assert r["evaluations_by_dimension"][10] == 41 ** 10
+    assert "1681 evaluations" in capsys.readouterr().out
+    (png,) = r["pictures"]
+    assert is_png(png, "exhaustive_search.png") and pathlib.Path(png).parent == tmp_path
+
+
+def test_divide_and_conquer_lesson_2(tmp_path):
+    r = load("divide_and_conquer").main(verbose=False, out=tmp_path)
+    assert abs(r["w_best"] - 2.0) < 1e-6 and r["evaluations_1d"] == 83
+    assert r["grid_evaluations_1d"] == 4_000_001 > 1000 * r["evaluations_1d"]
+    np.testing.assert_allclose(r["wb_best"], [2.0, 0.0], atol=1e-6)
+    # the catch: the 5-point coarse grid homes in on the broad basin, the full grid
+    # finds the narrow, deeper well
+    assert r["coarse_w"] == pytest.approx(3.0, abs=1e-6)
+    assert r["coarse_value"] == pytest.approx(1.0, abs=1e-9)
+    assert r["fine_w"] == pytest.approx(0.7) and r["fine_value"] < -0.35
+    assert abs(r["well_by_num"][7] - 0.7) < 0.01
+    assert r["well_by_num"][11] == pytest.approx(3.0, abs=1e-6)
+    (png,) = r["pictures"]
+    assert is_png(png, "divide_and_conquer.png")
+
+
+def test_saddle_escape_main_and_picture(tmp_path, capsys):
+    two_d, network = load("saddle_escape").main(verbose=True, out=tmp_path)
+    out = capsys.readouterr().out
+    assert "1) f(x, y) = x^2 - y^2" in out and "2) y = v1*tanh(w1*x)" in out
+    assert two_d["kind"] == network["kind"] == "saddle"
+    # the picture's three legs: GD into the saddle, one step of 0.5 off it, GD downhill
+    paths = two_d["paths"]
+    np.testing.assert_allclose(paths["gd"][0], [1.0, 0.0])
+    np.testing.assert_allclose(paths["gd"][-1], two_d["gd_point"])
+    assert paths["gd"].shape == (101, 2)
+    np.testing.assert_allclose(np.abs(paths["step"][1] - paths["step"][0]), [0.0, 0.5])
+    np.testing.assert_allclose(paths["gd_after"][0], paths["step"][1])
+    ys = np.abs(paths["gd_after"][:, 1])
+    assert len(ys) == 11 and np.all(np.diff(ys) > 0)  # away from the saddle, f falling
+    (png,) = two_d["pictures"]
+    assert is_png(png, "saddle_escape.png")
+    assert "pictures" not in network
+
+
+def test_saddle_escape_main_without_out_writes_nothing(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    two_d, network = load("saddle_escape").main(verbose=False)
+    assert "pictures" not in two_d and "pictures" not in network
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("name", ["exhaustive_search", "divide_and_conquer", "saddle_escape"])
+def test_search_and_saddle_pictures_are_skipped_without_matplotlib(name, tmp_path,
+                                                                    monkeypatch, capsys):
+    import importlib.util
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda n, *a: None if n == "matplotlib" else find_spec(n, *a))
+    r = load(name).main(verbose=False, out=tmp_path / "pics")
+    if name == "saddle_escape":
+        r = r[0]
+    assert r["pictures"] == [] and not (tmp_path / "pics").exists()
+    assert "matplotlib is not installed" in capsys.readouterr().out
 
 
 def test_gradient_descent_lesson_3(tmp_path):

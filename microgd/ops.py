@@ -81,6 +81,7 @@ sum_to: Primitive = Primitive(
     lambda g, ans, x, shape: broadcast_to(g, shape=_shape(x)),
 )
 
+
 def _broadcast_to_fwd(x: Any, shape: tuple[int, ...]) -> Any:
     if not isinstance(x, (np.ndarray, np.generic)):
         x = np.asarray(x)
@@ -347,6 +348,7 @@ mean: Primitive = Primitive(
     lambda g, ans, x, axis, keepdims: _expand(g, x, axis, keepdims) / _count(x, axis),
 )
 
+# ---- log-sum-exp and log-softmax (stable, one node each) ---------------------------
 
 
 def max_shift(x: Any, axis: Any) -> Any:
@@ -387,6 +389,9 @@ log_softmax: Primitive = Primitive(
     # exp(ans) is the softmax, accurate because ans was computed from the shifted x.
     lambda g, ans, x, axis: g - exp(ans) * sum(g, axis=axis, keepdims=True),
 )
+
+# ---- max and min ------------------------------------------------------------------
+
 
 def _extreme_vjp(g: Any, ans: Any, x: Any, axis: Any, keepdims: bool) -> Any:
     # The gradient goes to the arg-extreme entries, split evenly between ties.

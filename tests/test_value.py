@@ -115,6 +115,19 @@ def test_retain_graph_and_freed_graph_error():
         y.backward()
 
 
+def test_no_pending_gradient_survives_a_pass():
+    # gradients() with respect to one input skips the branch of the other; neither
+    # pass may leave a partial sum behind that a later pass would add in.
+    x, y = Value(np.array([1.0, 2.0])), Value(3.0)
+    out = (x * x).sum() * y + y * y
+    (gx,) = mg.gradients(out, x, retain_graph=True)
+    np.testing.assert_allclose(gx.data, [6.0, 12.0])
+    out.backward(retain_graph=True)
+    out.backward()
+    np.testing.assert_allclose(x.grad, [12.0, 24.0])
+    np.testing.assert_allclose(y.grad, 2 * (5.0 + 6.0))
+
+
 def test_backward_of_constant_raises():
     with pytest.raises(RuntimeError, match="does not require grad"):
         Value(1.0, requires_grad=False).backward()

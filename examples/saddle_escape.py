@@ -59,17 +59,19 @@ def saddle(v):
 
 def saddle_2d(verbose=True):
     f = saddle
-    x, gnorm = gradient_descent(f, [1.0, 0.0])
+    path_in = gd_path(f, [1.0, 0.0])
+    x = path_in[-1]
+    gnorm = float(np.linalg.norm(mg.grad(f)(x)))
     cp, x_out = escape(f, x, step=0.5)
     f_at = lambda p: f(mg.Value(p)).item()  # noqa: E731
-    after, _ = gradient_descent(f, x_out, lr=0.1, steps=10)
+    path_after = gd_path(f, x_out, lr=0.1, steps=10)
+    after = path_after[-1]
     result = {
         "gd_point": x, "gd_grad_norm": gnorm, "kind": cp.kind,
         "eigenvalues": cp.eigenvalues, "escape_direction": cp.escape_direction,
         "f_saddle": f_at(x), "f_after_step": f_at(x_out), "f_after_more_gd": f_at(after),
         # the three legs of the trip, for the picture
-        "paths": {"gd": gd_path(f, [1.0, 0.0]), "step": np.array([x, x_out]),
-                  "gd_after": gd_path(f, x_out, lr=0.1, steps=10)},
+        "paths": {"gd": path_in, "step": np.array([x, x_out]), "gd_after": path_after},
         "critical_point": cp,
     }
     if verbose:

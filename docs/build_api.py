@@ -21,7 +21,7 @@ SECTIONS = [
                          "detect_anomaly", "AnomalyError", "exp", "log", "sqrt", "sin", "cos",
                          "tanh", "sigmoid", "relu", "abs", "sum", "mean", "max", "min",
                          "reshape", "transpose", "clip", "maximum", "minimum", "where",
-                         "concatenate", "stack", "logsumexp", "softmax", "log_softmax",
+                         "concatenate", "stack", "array", "logsumexp", "softmax", "log_softmax",
                          "Primitive"], microgd),
     ("Transforms", "microgd", ["grad", "value_and_grad", "jacobian", "hvp", "hessian"], microgd),
     ("", "microgd.transforms", ["HessianOperator", "flatten", "unflatten"], transforms),

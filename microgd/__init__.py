@@ -21,8 +21,10 @@ from microgd.autodiff import (
     is_grad_enabled,
     no_grad,
 )
+from microgd import dispatch  # noqa: F401  (registers NumPy dispatch and the methods)
 from microgd.functions import (
     abs,
+    array,
     clip,
     concatenate,
     cos,
@@ -68,7 +70,7 @@ from microgd.viz import draw_graph  # noqa: E402
 __version__ = "0.1.0"
 
 __all__ = [
-    "AnomalyError", "Primitive", "Value", "abs", "clip", "concatenate", "cos",
+    "AnomalyError", "Primitive", "Value", "abs", "array", "clip", "concatenate", "cos",
     "detect_anomaly", "enable_grad", "exp", "gradients", "is_grad_enabled", "log",
     "log_softmax", "logsumexp", "max", "maximum", "mean", "min", "minimum", "no_grad", "ops",
     "relu", "reshape", "sigmoid", "sin", "softmax", "sqrt", "stack", "sum", "tanh",

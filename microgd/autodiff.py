@@ -33,6 +33,7 @@ class _Mode(threading.local):
     # Class attributes are the per-thread defaults.
     grad_enabled = True
     anomaly = False
+    tracing = 0  # how many transforms are evaluating their function (see transforms)
 
 
 _mode = _Mode()
@@ -111,8 +112,8 @@ class detect_anomaly(_SetMode):
     _field, _value = "anomaly", True
 
 
-def _finite(x: Any) -> bool:
-    return bool(np.isfinite(x.data if isinstance(x, Value) else x).all())
+def _all_finite(x: Any) -> bool:
+    return bool(np.isfinite(x._data if isinstance(x, Value) else x).all())
 
 
 class Primitive:
@@ -215,54 +216,54 @@ def _as_data(out: Any) -> Any:
 def record(prim: Primitive, args: tuple, params: dict = _NO_PARAMS) -> Value:
     """Run ``prim`` on the data of ``args`` and return its output as a Value node.
 
-    The node keeps ``args`` (for a ``create_graph`` backward, which needs the
-    Values) and their data (for a first-order backward, which needs arrays).
+    The node keeps ``args`` and the sum of their versions: a backward pass
+    reads the inputs' data again, and the versions tell it whether any of them
+    was changed in place since (then it raises rather than mix old and new).
     """
     raw = []
     needs_grad = False
+    version = 0
+    converted = False
     for a in args:
         if isinstance(a, Value):
-            raw.append(a.data)
+            raw.append(a._data)
+            version += a._version
             if a.requires_grad:
                 needs_grad = True
         elif type(a) in _PLAIN:
             raw.append(a)
         else:
             raw.append(_constant(prim, a))
+            converted = True
     try:
         out = prim.forward(*raw, **params)
     except (ValueError, TypeError, IndexError) as exc:
         raise _shape_error(prim, tuple(raw), params, exc) from None
-    if _mode.anomaly and not _finite(out):
-        bad_in = not all(_finite(r) for r in raw)
+    if _mode.anomaly and not _all_finite(out):
+        bad_in = not all(_all_finite(r) for r in raw)
         why = " (its inputs already contained nan/inf)" if bad_in else ""
         raise AnomalyError(f"{prim.name}: forward produced nan/inf{why}")
     node = Value.__new__(Value)
-    node.data = out if type(out) is np.ndarray and out.ndim else _as_data(out)
+    node._data = out if type(out) is np.ndarray and out.ndim else _as_data(out)
     node.grad = node._g = node._mark = None
+    node._version = 0
     if needs_grad and _mode.grad_enabled:
         node.requires_grad = True
         node._prim = prim
-        node._args = args
-        node._raw = tuple(raw)  # a tuple of arrays: the cyclic GC stops tracking it
+        # Constants given as lists are kept as the arrays the forward saw.
+        node._args = tuple(r if type(r) is np.ndarray and type(a) is not np.ndarray
+                           and not isinstance(a, Value) else a
+                           for a, r in zip(args, raw, strict=True)) if converted else args
         node._params = params or _NO_PARAMS
+        node._saved = version
     else:
         node.requires_grad = False
-        node._prim = node._args = node._raw = node._params = None
+        node._prim = node._args = node._params = node._saved = None
     return node
 
 
 # --------------------------------------------------------------------------
 # the backward pass
-
-
-def _parents(node: Value) -> list[tuple[int, Value]]:
-    """``(input position, Value)`` for each input of ``node`` that requires grad."""
-    # Only called on recorded nodes, whose _args is a tuple (None only for leaves).
-    return [
-        (i, a) for i, a in enumerate(node._args)  # type: ignore[arg-type]
-        if isinstance(a, Value) and a.requires_grad
-    ]
 
 
 def _freed(node: Value) -> RuntimeError:
@@ -273,13 +274,30 @@ def _freed(node: Value) -> RuntimeError:
     )
 
 
-def _toposort(roots: list[Value]) -> list[Value]:
+def _modified(node: Value) -> RuntimeError:
+    """The error for a node whose inputs (or itself) changed in place after recording."""
+    args = node._args or ()
+    changed = [f"input {i} (shape {a.shape}, version {a._version})"
+               for i, a in enumerate(args) if isinstance(a, Value) and a._version]
+    if node._version:
+        changed.append(f"its own output (shape {node.shape}, version {node._version})")
+    which = ", ".join(changed) or "an input"
+    return RuntimeError(
+        f"{node.op}: a Value this op used was modified in place (by assign, by setting "
+        f".data or by an optimizer step) after the graph was recorded: {which}. The graph "
+        "saw the old numbers, so its derivatives would mix old and new; recompute the "
+        "forward pass after changing the Value"
+    )
+
+
+def nodes(roots: list[Value]) -> list[Value]:
     """Nodes reachable from ``roots`` that require grad, every node after its parents.
 
     Iterative depth-first search: a node is emitted when it is met on top of
     the stack a second time, after all its parents were pushed and emitted.
     Visits are marked on the nodes (two fresh tokens per pass) rather than in a
     set: with millions of nodes, a set of ids no longer fits in cache.
+    Raises ``RuntimeError`` when a node was freed by an earlier backward.
     """
     entered, emitted = object(), object()
     order: list[Value] = []
@@ -299,13 +317,22 @@ def _toposort(roots: list[Value]) -> list[Value]:
         args = node._args
         if args is None:
             continue
-        if node._raw is None:
+        if node._saved is None:
             raise _freed(node)
         for a in args:
             if isinstance(a, Value) and a.requires_grad and a._mark is not entered \
                     and a._mark is not emitted:
                 stack.append(a)
     return order
+
+
+def _relevant(order: list[Value], wrt: list[Value]) -> set[Value]:
+    """The nodes of ``order`` with a node of ``wrt`` among their ancestors (or themselves)."""
+    relevant = set(wrt)
+    for node in order:
+        if node._args and any(isinstance(a, Value) and a in relevant for a in node._args):
+            relevant.add(node)
+    return relevant
 
 
 def backprop(
@@ -315,29 +342,22 @@ def backprop(
     create_graph: bool = False,
     retain_graph: bool = False,
     wrt: list[Value] | None = None,
-) -> dict[int, tuple[Value, Any]]:
+) -> dict[Value, Any]:
     """Propagate ``seeds`` (one per root) back through the graph.
 
-    Returns a dict from ``id(node)`` to ``(node, total gradient)``, for the
-    leaves when ``wrt`` is None and for the nodes in ``wrt`` otherwise.
-    Gradients are arrays, or Values when ``create_graph``.  While the pass
-    runs, each node's pending gradient sits in its ``_g`` slot; nothing outside
-    the returned dict is changed unless the pass completes (then the graph is
-    freed unless ``retain_graph``).  A graph is differentiated by one thread
-    at a time.
+    Returns ``{node: total gradient}`` for the leaves when ``wrt`` is None and
+    for the nodes in ``wrt`` otherwise.  Gradients are arrays, or Values when
+    ``create_graph``.  While the pass runs, each node's pending gradient sits
+    in its ``_g`` slot; nothing outside the returned dict is changed unless the
+    pass completes (then the graph is freed unless ``retain_graph``).  A graph
+    is differentiated by one thread at a time.
     """
-    order = _toposort(roots)
+    order = nodes(roots)
     for r, s in zip(roots, seeds, strict=False):
         r._g = s if r._g is None else r._g + s
-    targets = None if wrt is None else {id(w) for w in wrt}
-    relevant = None
-    if targets is not None:
-        # Only nodes with a target among their ancestors (or themselves) need VJPs.
-        relevant = set(targets)
-        for node in order:
-            if node._args and any(id(p) in relevant for _, p in _parents(node)):
-                relevant.add(id(node))
-    result: dict[int, tuple[Value, Any]] = {}
+    targets = None if wrt is None else set(wrt)
+    relevant = None if wrt is None else _relevant(order, wrt)
+    result: dict[Value, Any] = {}
     anomaly = _mode.anomaly
     saved_mode = _mode.grad_enabled
     _mode.grad_enabled = create_graph
@@ -350,30 +370,45 @@ def backprop(
             prim = node._prim
             if targets is None:
                 if prim is None:
-                    result[id(node)] = (node, g)
+                    result[node] = g
                     continue
-            elif id(node) in targets:
-                result[id(node)] = (node, g)
+            elif node in targets:
+                result[node] = g
             if prim is None:
                 continue
-            # record sets _prim, _args and _params together, and _toposort raised if _raw
-            # was freed: mypy cannot see that none of them is None past this point.
+            # A recorded node has _args, _params and _saved (nodes() checked it was not freed).
+            node_args: tuple = node._args  # type: ignore[assignment]
+            version = node._version
+            args: Any
+            ans: Any
             if create_graph:
-                ans, args = node, node._args
+                ans, args = node, node_args
+                for a in node_args:
+                    if isinstance(a, Value):
+                        version += a._version
             else:
-                ans, args = node.data, node._raw
-            params = node._params
+                ans = node._data
+                args = []
+                for a in node_args:
+                    if isinstance(a, Value):
+                        version += a._version
+                        args.append(a._data)
+                    else:
+                        args.append(a)
+            if version != node._saved:
+                raise _modified(node)
+            params: dict = node._params  # type: ignore[assignment]
             vjps, vjp_any = prim.vjps, prim.vjp_any
-            for i, p in enumerate(node._args):  # type: ignore[arg-type]
+            for i, p in enumerate(node_args):
                 if not isinstance(p, Value) or not p.requires_grad:
                     continue
-                if relevant is not None and id(p) not in relevant:
+                if relevant is not None and p not in relevant:
                     continue
                 if vjp_any is None:
-                    c = vjps[i](g, ans, *args, **params)  # type: ignore[misc, arg-type]
+                    c = vjps[i](g, ans, *args, **params)
                 else:
-                    c = vjp_any(i, g, ans, *args, **params)  # type: ignore[misc, arg-type]
-                if anomaly and not _finite(c):
+                    c = vjp_any(i, g, ans, *args, **params)
+                if anomaly and not _all_finite(c):
                     raise AnomalyError(
                         f"{prim.name}: backward (gradient for input {i}) produced nan/inf"
                     )
@@ -386,27 +421,27 @@ def backprop(
     finally:
         _mode.grad_enabled = saved_mode
     if not retain_graph:
-        # Drop the saved input data; keep the structure (op and inputs) so the
-        # graph can still be drawn, and a second backward can say what happened.
+        # Mark the graph freed; keep its structure (op and inputs) so it can still
+        # be drawn, and a second backward can say what happened.
         for node in order:
             if node._prim is not None:
-                node._raw = None
+                node._saved = None
     return result
 
 
 def _seed(root: Value, gradient: Any, create_graph: bool, where: str) -> Any:
     if gradient is None:
-        if root.size != 1 or root.ndim != 0:
+        if root.size != 1:
             raise RuntimeError(
                 f"{where}: output has shape {root.shape}; backward() without a gradient "
-                "needs a scalar output, so pass gradient= an array of that shape"
+                "needs an output with one element, so pass gradient= an array of that shape"
             )
-        seed: np.ndarray | Value = np.array(1, dtype=root.dtype)
+        seed: Any = np.ones(root.shape, dtype=root.dtype)
     elif isinstance(gradient, Value):
-        seed = gradient if create_graph else np.array(gradient.data, dtype=root.dtype)
+        seed = gradient if create_graph else np.array(gradient._data, dtype=root.dtype)
     else:
         seed = np.array(gradient, dtype=root.dtype)  # a copy: never alias the caller's array
-    shape = np.shape(seed.data if isinstance(seed, Value) else seed)
+    shape = np.shape(seed._data if isinstance(seed, Value) else seed)
     if shape != root.shape:
         raise ValueError(
             f"{where}: gradient has shape {shape} but the output has shape {root.shape}"
@@ -437,10 +472,10 @@ def backward(
     # Gather every leaf's new .grad first, then assign: no partial writes on error.
     owners: set[int] = set()
     updates = []
-    for node, g in grads.values():
-        dtype = node.data.dtype
+    for node, g in grads.items():
+        dtype = node._data.dtype
         if type(g) is not np.ndarray or g.dtype != dtype:
-            g = np.asarray(g.data if isinstance(g, Value) else g, dtype=dtype)
+            g = np.asarray(g._data if isinstance(g, Value) else g, dtype=dtype)
         # Leaves must not share a gradient buffer (add passes one g to both
         # inputs), or an in-place update of one .grad would change another.
         base = g if g.base is None else g.base
@@ -462,7 +497,10 @@ def gradients(
     """Gradients of ``outputs`` with respect to ``inputs``, leaving ``.grad`` untouched.
 
     Like ``torch.autograd.grad``: the result is a list with one Value per
-    input, holding ``sum_k d(outputs[k] . grad_outputs[k]) / d(input)``.  With
+    input, holding ``sum_k d(outputs[k] . grad_outputs[k]) / d(input)``.
+    When ``outputs`` is a list, ``grad_outputs`` is a list of the same length
+    (None entries for one-element outputs); for a single output it is one array
+    (a list of one array is also accepted, as in PyTorch).  With
     ``create_graph=True`` the results are part of a graph and can be
     differentiated again.  An input that the outputs do not depend on gets
     zeros.
@@ -476,7 +514,8 @@ def gradients(
     >>> float(dx.data), float(d2x.data)
     (27.0, 18.0)
     """
-    outs = [outputs] if isinstance(outputs, Value) else list(outputs)
+    single = isinstance(outputs, Value)
+    outs: list[Value] = [outputs] if isinstance(outputs, Value) else list(outputs)
     ins = [inputs] if isinstance(inputs, Value) else list(inputs)
     for v in outs + ins:
         if not isinstance(v, Value):
@@ -484,10 +523,17 @@ def gradients(
     for i, x in enumerate(ins):
         if not x.requires_grad:
             raise RuntimeError(f"gradients: input {i} (shape {x.shape}) does not require grad")
+    gos: list[Any]
     if grad_outputs is None:
         gos = [None] * len(outs)
-    elif isinstance(grad_outputs, (list, tuple)) and len(outs) > 1:
+    elif not single:
+        if not isinstance(grad_outputs, (list, tuple)):
+            raise TypeError("gradients: outputs is a list, so grad_outputs must be a list "
+                            f"of the same length, got {type(grad_outputs).__name__}")
         gos = list(grad_outputs)
+    elif (isinstance(grad_outputs, (list, tuple)) and len(grad_outputs) == 1
+          and isinstance(grad_outputs[0], (Value, np.ndarray))):
+        gos = [grad_outputs[0]]  # a list of one, as torch.autograd.grad accepts
     else:
         gos = [grad_outputs]
     if len(gos) != len(outs):
@@ -506,7 +552,7 @@ def gradients(
     )
     result = []
     for x in ins:
-        g = grads[id(x)][1] if id(x) in grads else np.zeros(x.shape, dtype=x.dtype)
+        g = grads[x] if x in grads else np.zeros(x.shape, dtype=x.dtype)
         if isinstance(g, Value):
             result.append(g)
         else:

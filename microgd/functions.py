@@ -17,18 +17,14 @@ from typing import Any
 import numpy as np
 
 from microgd import ops
-from microgd.value import Value, _axis
+from microgd.value import Value, as_array, as_constant, normalize_axis
 
 Axis = int | tuple[int, ...] | None
 
 
-def _value(x: Any) -> Value:
-    return x if isinstance(x, Value) else Value(x, requires_grad=False)
-
-
 def _unary(prim: ops.Primitive, doc: str) -> Any:
     def fn(x: Any) -> Value:
-        return prim(_value(x))
+        return prim(as_constant(x))
 
     fn.__name__ = fn.__qualname__ = prim.name
     fn.__doc__ = doc
@@ -48,53 +44,58 @@ abs = _unary(ops.abs, "Elementwise |x|; its derivative at 0 is taken as 0.")
 
 def sum(x: Any, axis: Axis = None, keepdims: bool = False) -> Value:
     """Sum over ``axis`` (all axes by default), as ``numpy.sum``."""
-    return ops.sum(_value(x), axis=_axis(axis), keepdims=keepdims)
+    return ops.sum(as_constant(x), axis=normalize_axis(axis), keepdims=keepdims)
 
 
 def mean(x: Any, axis: Axis = None, keepdims: bool = False) -> Value:
     """Mean over ``axis`` (all axes by default), as ``numpy.mean``."""
-    return ops.mean(_value(x), axis=_axis(axis), keepdims=keepdims)
+    return ops.mean(as_constant(x), axis=normalize_axis(axis), keepdims=keepdims)
 
 
 def max(x: Any, axis: Axis = None, keepdims: bool = False) -> Value:
     """Maximum over ``axis``; the gradient is split evenly between tied entries."""
-    return ops.max(_value(x), axis=_axis(axis), keepdims=keepdims)
+    return ops.max(as_constant(x), axis=normalize_axis(axis), keepdims=keepdims)
 
 
 def min(x: Any, axis: Axis = None, keepdims: bool = False) -> Value:
     """Minimum over ``axis``; the gradient is split evenly between tied entries."""
-    return ops.min(_value(x), axis=_axis(axis), keepdims=keepdims)
+    return ops.min(as_constant(x), axis=normalize_axis(axis), keepdims=keepdims)
 
 
 def reshape(x: Any, *shape: Any) -> Value:
     """``x`` with a new shape: ``reshape(x, 2, 3)`` or ``reshape(x, (2, 3))``."""
-    return _value(x).reshape(*shape)
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = tuple(shape[0])
+    return ops.reshape(as_constant(x), shape=tuple(int(s) for s in shape))
 
 
 def transpose(x: Any, *axes: Any) -> Value:
     """Permute axes (reverse them when none are given), as ``numpy.transpose``."""
-    return _value(x).transpose(*axes)
+    order: tuple[Any, ...] | list[Any] | None = axes
+    if len(axes) == 1 and (axes[0] is None or isinstance(axes[0], (tuple, list))):
+        order = axes[0]
+    return ops.transpose(as_constant(x), axes=tuple(order) if order else None)
 
 
 def clip(x: Any, lo: float | None = None, hi: float | None = None) -> Value:
     """Limit values to ``[lo, hi]``; the gradient is 1 inside (bounds included), 0 outside."""
-    return ops.clip(_value(x), lo=lo, hi=hi)
+    return ops.clip(as_constant(x), lo=lo, hi=hi)
 
 
 def maximum(a: Any, b: Any) -> Value:
     """Elementwise maximum; ties split the gradient evenly."""
-    return ops.maximum(a if isinstance(b, Value) else _value(a), b)
+    return ops.maximum(a if isinstance(b, Value) else as_constant(a), b)
 
 
 def minimum(a: Any, b: Any) -> Value:
     """Elementwise minimum; ties split the gradient evenly."""
-    return ops.minimum(a if isinstance(b, Value) else _value(a), b)
+    return ops.minimum(a if isinstance(b, Value) else as_constant(a), b)
 
 
 def where(cond: Any, a: Any, b: Any) -> Value:
     """``a`` where ``cond`` is true, else ``b`` (broadcast together); ``cond`` is a constant."""
-    cond = np.asarray(cond.data if isinstance(cond, Value) else cond, dtype=bool)
-    return ops.where(a if isinstance(b, Value) else _value(a), b, cond=cond)
+    cond = np.asarray(as_array(cond), dtype=bool)
+    return ops.where(a if isinstance(b, Value) else as_constant(a), b, cond=cond)
 
 
 def concatenate(seq: Sequence[Any], axis: int = 0) -> Value:
@@ -103,13 +104,13 @@ def concatenate(seq: Sequence[Any], axis: int = 0) -> Value:
     if not items:
         raise ValueError("concatenate: need at least one Value to concatenate")
     if not builtins.any(isinstance(x, Value) for x in items):
-        items[0] = _value(items[0])
+        items[0] = as_constant(items[0])
     return ops.concatenate(*items, axis=int(axis))
 
 
 def stack(seq: Sequence[Any], axis: int = 0) -> Value:
     """Join same-shaped Values along a new axis, as ``numpy.stack``."""
-    items = [x if isinstance(x, Value) else _value(x) for x in seq]
+    items = [x if isinstance(x, Value) else as_constant(x) for x in seq]
     if not items:
         raise ValueError("stack: need at least one Value to stack")
     shapes = {x.shape for x in items}
@@ -135,7 +136,7 @@ def logsumexp(x: Any, axis: Axis = None, keepdims: bool = False) -> Value:
     >>> round(float(mg.logsumexp([1000.0, 1000.0]).data), 6)
     1000.693147
     """
-    return ops.logsumexp(_value(x), axis=_axis(axis), keepdims=keepdims)
+    return ops.logsumexp(as_constant(x), axis=normalize_axis(axis), keepdims=keepdims)
 
 
 def softmax(x: Any, axis: Axis = -1) -> Value:
@@ -147,8 +148,8 @@ def softmax(x: Any, axis: Axis = -1) -> Value:
     >>> mg.softmax([1000.0, 1000.0]).data.tolist()
     [0.5, 0.5]
     """
-    x = _value(x)
-    ax = _axis(axis)
+    x = as_constant(x)
+    ax = normalize_axis(axis)
     try:
         shift = ops.max_shift(x, ax)
     except ValueError as exc:  # a bad axis, or an empty array
@@ -169,77 +170,46 @@ def log_softmax(x: Any, axis: Axis = -1) -> Value:
     >>> [round(v, 6) for v in p.data.tolist()]
     [-0.693147, -0.693147]
     """
-    return ops.log_softmax(_value(x), axis=_axis(axis))
+    return ops.log_softmax(as_constant(x), axis=normalize_axis(axis))
 
 
-# ---- NumPy's functions on Values (__array_function__) -------------------------
+def array(obj: Any) -> Value:
+    """A Value built from nested sequences of Values and numbers (``np.array`` for Values).
+
+    Gradients flow to every Value inside; plain numbers are constants.  The
+    result is float64 unless every Value in it is float32 (or ``dtype`` says).
+
+    Examples
+    --------
+    >>> import microgd as mg
+    >>> a = mg.Value(2.0)
+    >>> m = mg.array([[a, 1.0], [3.0, a * a]])
+    >>> m.shape, m.data.tolist()
+    ((2, 2), [[2.0, 1.0], [3.0, 4.0]])
+    >>> (g,) = mg.gradients(m.sum(), a)
+    >>> float(g.data)    # d/da (a + 1 + 3 + a**2) = 1 + 2a
+    5.0
+    """
+    if isinstance(obj, Value):
+        return obj
+    if not isinstance(obj, (list, tuple)) or not _holds_value(obj):
+        return Value(obj, requires_grad=False)
+    items = [array(item) for item in obj]
+    if not items:
+        raise ValueError("array: an empty sequence holds no Values")
+    shapes = {x.shape for x in items}
+    if len(shapes) > 1:
+        raise ValueError(f"array: the items of a sequence must have one shape (a ragged "
+                         f"nested sequence cannot make an array), got {sorted(shapes)}")
+    return stack(items, axis=0)
 
 
-def _reject(name: str, **given: Any) -> None:
-    bad = [k for k, v in given.items() if v is not None and v is not np._NoValue]
-    if bad:
-        raise TypeError(f"numpy.{name} with {', '.join(bad)}= is not supported on microgd Values")
-
-
-def _np_reduction(name: str, fn: Any) -> Any:
-    def impl(a: Any, axis: Axis = None, dtype: Any = None, out: Any = None,
-             keepdims: bool = False, **rest: Any) -> Value:
-        _reject(name, dtype=dtype, out=out, **rest)
-        return fn(a, axis=axis, keepdims=bool(keepdims))
-    return impl
-
-
-def _np_reshape(a: Any, shape: Any = None, order: str = "C", *, newshape: Any = None,
-                copy: Any = None) -> Value:
-    if order != "C":
-        raise TypeError("numpy.reshape with order= is not supported on microgd Values")
-    return reshape(a, shape if shape is not None else newshape)
-
-
-def _np_transpose(a: Any, axes: Any = None) -> Value:
-    return transpose(a, axes)
-
-
-def _np_concatenate(seq: Any, axis: int = 0, out: Any = None, **rest: Any) -> Value:
-    _reject("concatenate", out=out, **rest)
-    return concatenate(seq, axis=axis)
-
-
-def _np_stack(seq: Any, axis: int = 0, out: Any = None, **rest: Any) -> Value:
-    _reject("stack", out=out, **rest)
-    return stack(seq, axis=axis)
-
-
-def _np_where(cond: Any, *ab: Any) -> Value:
-    if len(ab) != 2:
-        raise TypeError("numpy.where needs (cond, a, b) on microgd Values")
-    return where(cond, *ab)
-
-
-def _np_clip(a: Any, a_min: Any = None, a_max: Any = None, out: Any = None, *,
-             min: Any = None, max: Any = None, **rest: Any) -> Value:
-    _reject("clip", out=out, **rest)
-    lo = a_min if a_min is not None else min
-    hi = a_max if a_max is not None else max
-    return clip(a, _data(lo), _data(hi))
-
-
-def _data(x: Any) -> Any:
-    return x.data if isinstance(x, Value) else x
-
-
-NUMPY_FUNCTIONS = {
-    np.sum: _np_reduction("sum", sum),
-    np.mean: _np_reduction("mean", mean),
-    np.max: _np_reduction("max", max),
-    np.min: _np_reduction("min", min),
-    np.amax: _np_reduction("max", max),
-    np.amin: _np_reduction("min", min),
-    np.reshape: _np_reshape,
-    np.transpose: _np_transpose,
-    np.concatenate: _np_concatenate,
-    np.stack: _np_stack,
-    np.where: _np_where,
-    np.clip: _np_clip,
-}
-"""NumPy functions that return a Value when given one."""
+def _holds_value(obj: Any) -> bool:
+    stack_ = [obj]
+    while stack_:
+        item = stack_.pop()
+        if isinstance(item, Value):
+            return True
+        if isinstance(item, (list, tuple)):
+            stack_.extend(item)
+    return False

@@ -8,7 +8,7 @@ in a first-order backward they receive arrays and run as plain NumPy, and under
 derivatives of any order come from this one table.
 
 Where a VJP needs a constant (a mask, a sign, an index), it reads the input's
-data with ``_raw``: such constants have zero derivative almost everywhere.
+data with ``as_array``: such constants have zero derivative almost everywhere.
 """
 
 from __future__ import annotations
@@ -21,11 +21,7 @@ from typing import Any
 import numpy as np
 
 from microgd.autodiff import Primitive
-from microgd.value import Value
-
-
-def _raw(x: Any) -> Any:
-    return x.data if isinstance(x, Value) else x
+from microgd.value import Value, as_array
 
 
 def _shape(x: Any) -> tuple[int, ...]:
@@ -200,7 +196,7 @@ def _pow_base_vjp(g: Any, ans: Any, a: Any, b: Any) -> Any:
         return _unbroadcast(g * b * a ** exponent, a)
     # A traced exponent keeps b - 1 exactly, so derivatives in b stay right;
     # only where a == b == 0 (a**b is 1 along b = 0) is the base read as 1.
-    keep = (np.asarray(_raw(a)) != 0) | (np.asarray(_raw(b)) != 0)
+    keep = (np.asarray(as_array(a)) != 0) | (np.asarray(as_array(b)) != 0)
     safe_a = a if keep.all() else where(a, 1.0, cond=keep)
     return _unbroadcast(g * b * safe_a ** (b - 1), a)
 
@@ -209,7 +205,7 @@ def _safe_log(a: Any) -> Any:
     # log(a), with a == 0 (where d/db a**b = a**b log a = 0 for b > 0) read as log(1).
     if type(a) in (int, float):
         return math.log(a) if a != 0 else 0.0  # a Python float stays weakly typed
-    ra = _raw(a)
+    ra = as_array(a)
     return log(where(a, 1.0, cond=np.asarray(ra) != 0))
 
 
@@ -222,8 +218,8 @@ pow: Primitive = Primitive(
 
 def _tie_mask(a: Any, b: Any, ans: Any) -> Any:
     """1 where ``a`` was chosen, 0.5 on ties (the subgradient JAX and PyTorch use)."""
-    ra, rb = _raw(a), _raw(b)
-    dtype = np.result_type(_raw(ans))
+    ra, rb = as_array(a), as_array(b)
+    dtype = np.result_type(as_array(ans))
     return ((ra > rb) + 0.5 * (ra == rb)).astype(dtype)
 
 
@@ -306,7 +302,7 @@ def _sigmoid_fwd(x: Any) -> Any:
 
 sigmoid: Primitive = Primitive("sigmoid", _sigmoid_fwd, lambda g, ans, x: g * ans * (1 - ans))
 relu: Primitive = Primitive("relu", lambda x: np.maximum(x, 0), lambda g, ans, x: g * (x > 0))
-abs: Primitive = Primitive("abs", np.abs, lambda g, ans, x: g * np.sign(_raw(x)))
+abs: Primitive = Primitive("abs", np.abs, lambda g, ans, x: g * np.sign(as_array(x)))
 
 
 def _clip_fwd(x: Any, lo: Any, hi: Any) -> Any:
@@ -316,7 +312,7 @@ def _clip_fwd(x: Any, lo: Any, hi: Any) -> Any:
 
 
 def _inside(x: Any, lo: Any, hi: Any) -> Any:
-    rx = _raw(x)
+    rx = as_array(x)
     inside = np.ones(np.shape(rx), dtype=bool)
     if lo is not None:
         inside &= rx >= lo
@@ -357,7 +353,7 @@ def max_shift(x: Any, axis: Any) -> Any:
     ``exp(x - max_shift(x, axis))`` cannot overflow, and log-sum-exp and softmax
     do not depend on the shift, so subtracting it keeps every derivative exact.
     """
-    m = np.maximum.reduce(_raw(x), axis=axis, keepdims=True)
+    m = np.maximum.reduce(as_array(x), axis=axis, keepdims=True)
     return np.where(np.isfinite(m), m, 0)  # stays float32 for float32 x
 
 
@@ -395,7 +391,7 @@ log_softmax: Primitive = Primitive(
 
 def _extreme_vjp(g: Any, ans: Any, x: Any, axis: Any, keepdims: bool) -> Any:
     # The gradient goes to the arg-extreme entries, split evenly between ties.
-    rx, rans = _raw(x), _raw(ans)
+    rx, rans = as_array(x), as_array(ans)
     if not keepdims:
         rans = np.expand_dims(rans, _axes(axis, np.ndim(rx)))
     hit = (rx == rans).astype(np.result_type(rx))
@@ -411,11 +407,6 @@ min: Primitive = Primitive(
 )
 
 ALL: dict[str, Primitive] = {
-    p.name: p
-    for p in (
-        sum_to, broadcast_to, reshape, transpose, getitem, index_add, concatenate, add, sub,
-        mul, div, neg, pow, maximum, minimum, where, matmul, exp, log, sqrt, sin, cos, tanh,
-        sigmoid, relu, abs, clip, sum, mean, logsumexp, log_softmax, max, min,
-    )
+    p.name: p for p in list(globals().values()) if isinstance(p, Primitive)
 }
-"""Every primitive by name."""
+"""Every primitive by name (every Primitive defined in this module)."""

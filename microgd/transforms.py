@@ -6,22 +6,27 @@ They are pure: they take a function of Values and return a function of arrays
 (or tuple) of arrays, e.g. a model's parameters; results come back in the
 same structure.
 
-Nesting works like HIPS autograd's: called on plain arrays, ``grad(f)``
-returns arrays; called on Values (because an outer transform is tracing it),
-it records its own backward pass (``create_graph``) and returns Values, so
-``grad(grad(f))`` differentiates the derivative exactly, to any depth.
+Nesting: called at top level, ``grad(f)`` returns arrays.  Called while an
+outer transform is evaluating its function (directly, through a closure, or
+with the outer variable passed as another argument), it records its own
+backward pass (``create_graph``) and returns Values, so ``grad(grad(f))`` and
+``grad(lambda x: x * grad(lambda y: x * y)(2.0))`` differentiate exactly, to
+any depth.  Each transform differentiates with respect to fresh nodes of its
+own (see ``_variables``), so an inner derivative never picks up the outer
+variable's other uses (no perturbation confusion).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
 
 from microgd import ops
-from microgd.autodiff import gradients
-from microgd.value import Value
+from microgd.autodiff import _mode, gradients
+from microgd.value import Value, as_constant
 
 Tree = Any  # an array, a Value, or a (nested) list/tuple of them
 
@@ -44,8 +49,22 @@ def _rebuild(tree: Tree, leaves: Sequence[Any]) -> Tree:
     return build(tree)
 
 
-def _is_traced(tree: Tree) -> bool:
-    return any(isinstance(leaf, Value) and leaf.requires_grad for leaf in _leaves(tree))
+def _is_traced(*trees: Tree) -> bool:
+    """Whether derivatives must be recorded: inside another transform, or on traced Values."""
+    if _mode.tracing:
+        return True
+    return any(isinstance(leaf, Value) and leaf.requires_grad
+               for tree in trees for leaf in _leaves(tree))
+
+
+@contextlib.contextmanager
+def _evaluating() -> Iterator[None]:
+    """Mark that a transform is calling its function: transforms inside it record."""
+    _mode.tracing += 1
+    try:
+        yield
+    finally:
+        _mode.tracing -= 1
 
 
 def _variables(tree: Tree, traced: bool) -> Tree:
@@ -72,19 +91,18 @@ def _argnums(argnums: int | Sequence[int], n: int, where: str) -> tuple[int, ...
 
 
 def _scalar(out: Any, where: str) -> Value:
-    if not isinstance(out, Value):
-        out = Value(out, requires_grad=False)
-    if out.ndim != 0:
+    out = as_constant(out)
+    if out.size != 1:
         raise ValueError(
-            f"{where}: f must return a scalar, but it returned shape {out.shape} "
-            "(use jacobian for vector outputs)"
+            f"{where}: f must return a scalar (one element), but it returned shape "
+            f"{out.shape} (use jacobian for vector outputs)"
         )
     return out
 
 
 def _check_finite(tree: Tree, where: str) -> None:
     for leaf in _leaves(tree):
-        data = leaf.data if isinstance(leaf, Value) else leaf
+        data = leaf._data if isinstance(leaf, Value) else leaf
         try:
             finite = np.isfinite(np.asarray(data, dtype=float)).all()
         except (TypeError, ValueError):
@@ -99,7 +117,7 @@ def _grads(out: Value, wrt: list[Value], traced: bool) -> list[Any]:
         gs = [Value(np.zeros(w.shape, w.dtype), requires_grad=False) for w in wrt]
     else:
         gs = gradients(out, wrt, create_graph=traced)
-    return gs if traced else [g.data if g.ndim else np.asarray(g.data) for g in gs]
+    return gs if traced else [np.asarray(g._data) for g in gs]
 
 
 def value_and_grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0
@@ -130,13 +148,14 @@ def value_and_grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0
     """
     def wrapped(*args: Any, **kwargs: Any) -> tuple[Any, Any]:
         nums = _argnums(argnums, len(args), "grad")
-        traced = any(_is_traced(args[i]) for i in nums)
+        traced = _is_traced(*args)
         call_args = list(args)
         for i in nums:
             if not traced:
                 _check_finite(call_args[i], "grad")
             call_args[i] = _variables(call_args[i], traced)
-        out = _scalar(f(*call_args, **kwargs), "grad")
+        with _evaluating():
+            out = _scalar(f(*call_args, **kwargs), "grad")
         trees = [call_args[i] for i in nums]
         flat = [leaf for t in trees for leaf in _leaves(t)]
         gs = iter(_grads(out, flat, traced))
@@ -170,6 +189,10 @@ def grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable[..
 def jacobian(f: Callable[..., Any], argnums: int = 0) -> Callable[..., Any]:
     """The Jacobian of ``f``: shape ``f(x).shape + x.shape`` (one backward pass per output).
 
+    ``x`` may be a list of arrays, and ``f`` may return a list of Values: the
+    result is then a list (one block per input, or per output), or a list of
+    lists ``J[i][j]`` of shape ``f(x)[i].shape + x[j].shape`` when both are.
+
     Examples
     --------
     >>> import numpy as np
@@ -180,37 +203,48 @@ def jacobian(f: Callable[..., Any], argnums: int = 0) -> Callable[..., Any]:
     """
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         (i,) = _argnums(argnums, len(args), "jacobian")
-        traced = _is_traced(args[i])
+        traced = _is_traced(*args)
         call_args = list(args)
         if not traced:
             _check_finite(call_args[i], "jacobian")
         call_args[i] = _variables(call_args[i], traced)
-        out = f(*call_args, **kwargs)
-        if not isinstance(out, Value):
-            out = Value(out, requires_grad=False)
+        with _evaluating():
+            out = f(*call_args, **kwargs)
         flat = _leaves(call_args[i])
-        rows: list[list[Any]] = [[] for _ in flat]
-        for k in range(out.size):
-            seed = np.zeros(out.size, dtype=out.dtype)
-            seed[k] = 1.0
-            if out.requires_grad:
-                gs = gradients(out, flat, grad_outputs=seed.reshape(out.shape),
-                               retain_graph=True, create_graph=traced)
-            else:
-                gs = [Value(np.zeros(w.shape, w.dtype), requires_grad=False) for w in flat]
-            for r, g in zip(rows, gs, strict=True):
-                r.append(g)
-        blocks = []
-        for w, r in zip(flat, rows, strict=True):
-            if traced:
-                blocks.append(ops.reshape(_stack_rows(r), shape=out.shape + w.shape))
-            else:
-                data = np.stack([np.asarray(g.data) for g in r]) if r else np.zeros((0,) + w.shape)
-                blocks.append(data.reshape(out.shape + w.shape))
-        return _rebuild(call_args[i], blocks)
+        outs = [as_constant(o) for o in _leaves(out)]
+        per_output = [_rebuild(call_args[i], _jacobian_blocks(o, flat, traced)) for o in outs]
+        if isinstance(out, (list, tuple)):
+            return _rebuild(out, per_output)
+        return per_output[0]
 
     wrapped.__name__ = f"jacobian_{getattr(f, '__name__', 'f')}"
     return wrapped
+
+
+def _jacobian_blocks(out: Value, flat: list[Value], traced: bool) -> list[Any]:
+    """``d out / d w`` for each ``w`` of ``flat``, of shape ``out.shape + w.shape``."""
+    rows: list[list[Any]] = [[] for _ in flat]
+    for k in range(out.size):
+        seed = np.zeros(out.size, dtype=out.dtype)
+        seed[k] = 1.0
+        if out.requires_grad:
+            gs = gradients(out, flat, grad_outputs=seed.reshape(out.shape),
+                           retain_graph=True, create_graph=traced)
+        else:
+            gs = [Value(np.zeros(w.shape, w.dtype), requires_grad=False) for w in flat]
+        for r, g in zip(rows, gs, strict=True):
+            r.append(g)
+    blocks = []
+    for w, r in zip(flat, rows, strict=True):
+        if traced:
+            block = _stack_rows(r) if r else Value(np.zeros((0,) + w.shape, w.dtype),
+                                                   requires_grad=False)
+            blocks.append(ops.reshape(block, shape=out.shape + w.shape))
+        else:
+            data = np.stack([np.asarray(g._data) for g in r]) if r else \
+                np.zeros((0,) + w.shape, w.dtype)
+            blocks.append(data.reshape(out.shape + w.shape))
+    return blocks
 
 
 def _stack_rows(rows: list[Value]) -> Value:
@@ -219,6 +253,9 @@ def _stack_rows(rows: list[Value]) -> Value:
 
 def hessian(f: Callable[..., Any], argnums: int = 0) -> Callable[..., Any]:
     """The Hessian of a scalar ``f``: shape ``x.shape + x.shape``.
+
+    For a list of arrays ``x`` it is a list of lists of blocks, ``H[i][j]`` of
+    shape ``x[i].shape + x[j].shape``.
 
     Examples
     --------
@@ -236,7 +273,9 @@ def hvp(f: Callable[..., Any], x: Tree, v: Tree) -> Tree:
 
     Two reverse passes (reverse-over-reverse): the gradient is computed with
     its graph recorded, then ``<grad f(x), v>`` is differentiated once more.
-    No finite differences, and no Hessian is ever formed.
+    No finite differences, and no Hessian is ever formed.  Inside another
+    transform (or on traced Values) the product is recorded, so it can be
+    differentiated again.
 
     Examples
     --------
@@ -246,7 +285,19 @@ def hvp(f: Callable[..., Any], x: Tree, v: Tree) -> Tree:
     >>> mg.hvp(f, np.array([1.0, 2.0]), np.array([1.0, 0.0])).tolist()
     [4.0, 2.0]
     """
+    if _is_traced(x, v):
+        def directional(y: Tree) -> Value:
+            return _tree_vdot(grad(f)(y), v)
+        return grad(directional)(x)
     return HessianOperator(f, x)(v)
+
+
+def _tree_vdot(a: Tree, b: Tree) -> Value:
+    """``sum_i <a_i, b_i>`` over the leaves of two trees of one structure."""
+    total: Any = 0.0
+    for x, y in zip(_leaves(a), _leaves(b), strict=True):
+        total = total + ops.sum(as_constant(x) * y, axis=None, keepdims=False)
+    return as_constant(total)
 
 
 class HessianOperator:
@@ -276,12 +327,13 @@ class HessianOperator:
         self.x = x
         self._vars = _variables(x, traced=False)
         self._flat = _leaves(self._vars)
-        self.value = _scalar(f(self._vars), "hvp")
+        with _evaluating():  # transforms inside f record, so H sees through them
+            self.value = _scalar(f(self._vars), "hvp")
         if self.value.requires_grad:
             self._grads = gradients(self.value, self._flat, create_graph=True)
         else:
             self._grads = []
-        self.grad = _rebuild(x, [np.asarray(g.data) for g in self._grads] or
+        self.grad = _rebuild(x, [np.asarray(g._data) for g in self._grads] or
                              [np.zeros(w.shape, w.dtype) for w in self._flat])
         self.n = sum(w.size for w in self._flat)
         self.n_products = 0
@@ -295,7 +347,8 @@ class HessianOperator:
                 raise ValueError(f"hvp: v has shape {np.shape(a)} but x has shape {w.shape}")
         self.n_products += 1
         live = [(g, np.asarray(a, dtype=w.dtype))
-                for g, a, w in zip(self._grads, vs, self._flat, strict=True) if g.requires_grad]
+                for g, a, w in zip(self._grads, vs, self._flat, strict=False)
+                if g.requires_grad]
         if not live:
             return _rebuild(self.x, [np.zeros(w.shape, w.dtype) for w in self._flat])
         inner = live[0][0] * live[0][1]
@@ -303,7 +356,7 @@ class HessianOperator:
         for g, a in live[1:]:
             total = total + ops.sum(g * a, axis=None, keepdims=False)
         hv = gradients(total, self._flat, retain_graph=True)
-        return _rebuild(self.x, [np.asarray(h.data) for h in hv])
+        return _rebuild(self.x, [np.asarray(h._data) for h in hv])
 
     def matvec(self, vec: np.ndarray) -> np.ndarray:
         """``H @ vec`` on flat vectors of length ``n``."""

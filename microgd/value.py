@@ -9,6 +9,7 @@ that require grad, the primitive and inputs that produced it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -22,7 +23,7 @@ _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 def _to_data(data: Any, where: str = "Value") -> Any:
     """Validate user data: numeric only; ints and bools become float64."""
     if isinstance(data, Value):
-        data = data.data
+        data = data._data
     try:
         arr = np.array(data)  # a copy, so the caller's array is never updated behind its back
     except (ValueError, TypeError) as exc:
@@ -65,45 +66,64 @@ class Value:
     -9.333333
     """
 
+    # The slots are set in three places: __init__, detach and autodiff.record.
     # _g and _mark are scratch space of a backward pass (pending gradient, visit mark).
-    __slots__ = ("data", "grad", "requires_grad", "_prim", "_args", "_raw", "_params",
-                 "_g", "_mark", "__weakref__")
+    __slots__ = ("_data", "grad", "requires_grad", "_version", "_prim", "_args", "_params",
+                 "_saved", "_g", "_mark", "__weakref__")
     __array_priority__ = 1000.0
 
-    data: Any  # an ndarray, or a NumPy scalar for 0-d data
+    _data: Any  # an ndarray, or a NumPy scalar for 0-d data
     grad: np.ndarray | None
     requires_grad: bool
+    _version: int  # bumped by every in-place change: assign, setting .data, optimizer steps
     # Set together by autodiff.record for a node computed from Values that require grad.
     _prim: Primitive | None
-    _args: tuple[Any, ...] | None  # Values, arrays, numbers: kept for a create_graph backward
-    _raw: tuple[Any, ...] | None  # their data; None once a backward has freed the graph
+    _args: tuple[Any, ...] | None  # the inputs: Values, arrays, numbers
     _params: dict[str, Any] | None
+    _saved: int | None  # the inputs' versions summed at record time; None once freed
     _g: Any  # an array, or a Value under create_graph
     _mark: object
 
     def __init__(self, data: Any, requires_grad: bool = True) -> None:
-        self.data = _to_data(data)
+        self._data = _to_data(data)
         self.grad = None
         self.requires_grad = bool(requires_grad)
+        self._version = 0
         self._prim = None
-        self._args = self._raw = self._params = self._g = self._mark = None
+        self._args = self._params = self._saved = self._g = self._mark = None
+
+    @property
+    def data(self) -> Any:
+        """The numbers: an ndarray (a NumPy scalar for 0-d data).
+
+        Setting it converts as ``Value()`` does (a copy, ints become float64)
+        and counts as an in-place change: a graph recorded before it can no
+        longer be differentiated (see :meth:`assign`).
+        """
+        return self._data
+
+    @data.setter
+    def data(self, new: Any) -> None:
+        # `v.data -= x` updates the array in place and sets back the same object.
+        self._data = new if new is self._data else _to_data(new, "Value.data")
+        self._version += 1
 
     # ---- array facts -----------------------------------------------------
     @property
     def shape(self) -> tuple[int, ...]:
-        return self.data.shape
+        return self._data.shape
 
     @property
     def dtype(self) -> np.dtype:
-        return self.data.dtype
+        return self._data.dtype
 
     @property
     def ndim(self) -> int:
-        return self.data.ndim
+        return self._data.ndim
 
     @property
     def size(self) -> int:
-        return self.data.size
+        return self._data.size
 
     @property
     def op(self) -> str | None:
@@ -124,36 +144,64 @@ class Value:
     def __len__(self) -> int:
         if self.ndim == 0:
             raise TypeError("len() of a 0-d Value")
-        return len(self.data)
+        return len(self._data)
 
     def __iter__(self):
         if self.ndim == 0:
             raise TypeError("iteration over a 0-d Value")
-        return (self[i] for i in range(len(self.data)))
+        return (self[i] for i in range(len(self._data)))
 
+    # ---- Python numbers -----------------------------------------------------
     def item(self) -> float:
         """The single element as a Python float."""
         if self.size != 1:
             raise ValueError(f"item: Value of shape {self.shape} has {self.size} elements; "
                              "item() needs exactly one")
-        return float(self.data.item())
+        return float(self._data.item())
+
+    def _number(self, kind: str) -> float:
+        if self.size != 1:
+            # TypeError, as NumPy raises for float(np.ones(3))
+            raise TypeError(f"{kind}() of a Value of shape {self.shape} with {self.size} "
+                            "elements; only one-element Values convert to Python numbers")
+        return float(self._data.item())
 
     def __float__(self) -> float:
-        return self.item()
+        return self._number("float")
+
+    def __int__(self) -> int:
+        return int(self._number("int"))
+
+    def __round__(self, ndigits: int | None = None) -> float | int:
+        x = self._number("round")
+        return round(x) if ndigits is None else round(x, ndigits)
+
+    def __format__(self, spec: str) -> str:
+        if not spec:
+            return str(self)
+        return format(self._number("format"), spec)
 
     def __bool__(self) -> bool:
-        return bool(self.data)
+        return bool(self._data)
 
+    # ---- NumPy conversion: never a silent gradient drop ------------------------
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
-        arr = np.asarray(self.data, dtype=dtype)
+        if self.requires_grad:
+            raise TypeError(
+                f"a Value that requires grad (shape {self.shape}) was converted to a NumPy "
+                "array, which would drop its gradient: use v.data (or v.detach()) for the "
+                "numbers, mg.stack / mg.array to combine Values, or the Value form of the "
+                "operation (w.dot(X), X @ w, mg.NAME(v))"
+            )
+        arr = np.asarray(self._data, dtype=dtype)
         return arr.copy() if copy else arr
 
     def numpy(self) -> np.ndarray:
         """A copy of the data as an ndarray (no graph)."""
-        return np.array(self.data)
+        return np.array(self._data)
 
     def __repr__(self) -> str:
-        body = np.array2string(np.asarray(self.data), separator=", ", threshold=20,
+        body = np.array2string(np.asarray(self._data), separator=", ", threshold=20,
                                prefix="Value(")
         dt = "" if self.dtype == np.float64 else f", dtype={self.dtype}"
         if self._prim is not None:
@@ -181,7 +229,7 @@ class Value:
         ----------
         gradient : array_like, optional
             The output's cotangent, of this Value's shape.  Required unless this
-            Value is a scalar (then it defaults to 1).
+            Value has one element (then it defaults to 1).
         retain_graph : bool, optional
             Keep the graph for another backward.  Defaults to ``create_graph``.
         create_graph : bool, default False
@@ -202,7 +250,9 @@ class Value:
         """Replace the data with ``data`` of the same shape, cast to this Value's dtype.
 
         The way optimizers update parameters: the graph is not involved, and
-        the Value keeps its identity, shape and dtype.
+        the Value keeps its identity, shape and dtype.  It counts as an
+        in-place change: differentiating a graph recorded before it raises
+        ``RuntimeError`` (the graph saw the old numbers).
 
         Examples
         --------
@@ -211,15 +261,23 @@ class Value:
         >>> w.assign(w.data - 0.5).data
         np.float64(0.5)
         """
-        new = np.asarray(data.data if isinstance(data, Value) else data)
+        new = np.asarray(data._data if isinstance(data, Value) else data)
         if new.shape != self.shape:
             raise ValueError(f"assign: data of shape {new.shape} given for a Value of "
                              f"shape {self.shape}")
         if new.dtype.kind not in "biuf":
             raise TypeError(f"assign: data of dtype {new.dtype} is not numeric")
-        new = new.astype(self.dtype, copy=True)
-        self.data = new[()] if new.ndim == 0 else new
+        self._set(new.astype(self.dtype, copy=True))
         return self
+
+    def _set(self, new: np.ndarray) -> None:
+        """Take ``new`` (this Value's shape and dtype, owned by no one else) as the data.
+
+        The no-copy path of :meth:`assign`, for optimizers whose update builds
+        a fresh array anyway.
+        """
+        self._data = new[()] if new.ndim == 0 else new
+        self._version += 1
 
     def zero_grad(self) -> None:
         """Forget the accumulated gradient (``.grad`` becomes None)."""
@@ -228,11 +286,12 @@ class Value:
     def detach(self) -> Value:
         """A constant Value sharing this one's data, cut from the graph."""
         out = Value.__new__(Value)
-        out.data = self.data
+        out._data = self._data
         out.grad = None
         out.requires_grad = False
+        out._version = 0
         out._prim = None
-        out._args = out._raw = out._params = out._g = out._mark = None
+        out._args = out._params = out._saved = out._g = out._mark = None
         return out
 
     # ---- operators -----------------------------------------------------------
@@ -279,117 +338,106 @@ class Value:
         return self
 
     def __abs__(self) -> Value:
-        return _ops.abs(self)
+        return _record(_ops.abs, (self,))
 
-    # Comparisons give plain boolean arrays: they have no derivative.
+    # Comparisons give plain boolean arrays, element by element: they have no derivative.
     def __lt__(self, other: Any) -> np.ndarray:
-        return np.asarray(self.data < _data(other))
+        return np.asarray(self._data < as_array(other))
 
     def __le__(self, other: Any) -> np.ndarray:
-        return np.asarray(self.data <= _data(other))
+        return np.asarray(self._data <= as_array(other))
 
     def __gt__(self, other: Any) -> np.ndarray:
-        return np.asarray(self.data > _data(other))
+        return np.asarray(self._data > as_array(other))
 
     def __ge__(self, other: Any) -> np.ndarray:
-        return np.asarray(self.data >= _data(other))
+        return np.asarray(self._data >= as_array(other))
+
+    def __eq__(self, other: Any) -> np.ndarray:  # type: ignore[override]  # elementwise
+        return np.asarray(self._data == as_array(other))
+
+    def __ne__(self, other: Any) -> np.ndarray:  # type: ignore[override]  # elementwise
+        return np.asarray(self._data != as_array(other))
 
     __hash__ = object.__hash__  # identity: Values are graph nodes, usable as dict keys
 
     def __getitem__(self, index: Any) -> Value:
         return _ops.getitem(self, index=_index(index))
 
-    # ---- methods (also available as microgd.NAME(v, ...)) ---------------------
-    def exp(self) -> Value:
-        return _record(_ops.exp, (self,))
-
-    def log(self) -> Value:
-        return _record(_ops.log, (self,))
-
-    def sqrt(self) -> Value:
-        return _record(_ops.sqrt, (self,))
-
-    def sin(self) -> Value:
-        return _record(_ops.sin, (self,))
-
-    def cos(self) -> Value:
-        return _record(_ops.cos, (self,))
-
-    def tanh(self) -> Value:
-        return _record(_ops.tanh, (self,))
-
-    def sigmoid(self) -> Value:
-        return _record(_ops.sigmoid, (self,))
-
-    def relu(self) -> Value:
-        return _record(_ops.relu, (self,))
-
-    def abs(self) -> Value:
-        return _record(_ops.abs, (self,))
-
-    def sum(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Value:
-        return _ops.sum(self, axis=_axis(axis), keepdims=keepdims)
-
-    def mean(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Value:
-        return _ops.mean(self, axis=_axis(axis), keepdims=keepdims)
-
-    def max(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Value:
-        return _ops.max(self, axis=_axis(axis), keepdims=keepdims)
-
-    def min(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Value:
-        return _ops.min(self, axis=_axis(axis), keepdims=keepdims)
-
-    def reshape(self, *shape: Any) -> Value:
-        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-            shape = tuple(shape[0])
-        return _ops.reshape(self, shape=tuple(int(s) for s in shape))
-
-    def transpose(self, *axes: Any) -> Value:
-        order: tuple[Any, ...] | list[Any] | None = axes
-        if len(axes) == 1 and (axes[0] is None or isinstance(axes[0], (tuple, list))):
-            order = axes[0]
-        return _ops.transpose(self, axes=tuple(order) if order else None)
-
     @property
     def T(self) -> Value:
         return _ops.transpose(self, axes=None)
 
-    def clip(self, lo: float | None = None, hi: float | None = None) -> Value:
-        return _ops.clip(self, lo=lo, hi=hi)
+    # The methods v.NAME(...) of the NumPy vocabulary are the functions microgd.NAME
+    # (one definition each), set on the class by microgd.dispatch; declared for type checkers.
+    exp: Callable[..., Value]
+    log: Callable[..., Value]
+    sqrt: Callable[..., Value]
+    sin: Callable[..., Value]
+    cos: Callable[..., Value]
+    tanh: Callable[..., Value]
+    sigmoid: Callable[..., Value]
+    relu: Callable[..., Value]
+    abs: Callable[..., Value]
+    sum: Callable[..., Value]
+    mean: Callable[..., Value]
+    max: Callable[..., Value]
+    min: Callable[..., Value]
+    reshape: Callable[..., Value]
+    transpose: Callable[..., Value]
+    clip: Callable[..., Value]
+    logsumexp: Callable[..., Value]
+    softmax: Callable[..., Value]
+    log_softmax: Callable[..., Value]
 
     # ---- NumPy interop -----------------------------------------------------------
+    # Filled by microgd.dispatch: NumPy ufunc -> primitive, NumPy function -> implementation.
+    _ufuncs: dict[Any, Any] = {}
+    _functions: dict[Any, Any] = {}
+
     def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
         if method == "__call__" and not kwargs:
-            prim = _UFUNCS.get(ufunc)
-            if prim is not None:
-                return prim(*inputs)
+            impl = Value._ufuncs.get(ufunc)
+            if impl is not None:
+                return impl(*inputs)
         name = f"numpy.{ufunc.__name__}" + ("" if method == "__call__" else f".{method}")
         if method != "__call__" or kwargs:
             extra = f" with {', '.join(kwargs)}=" if kwargs and method == "__call__" else ""
             raise TypeError(f"{name}{extra} is not supported on microgd Values")
         compare = _COMPARISONS.get(ufunc)
         if compare is not None:
-            return np.asarray(compare(*[_data(x) for x in inputs]))
-        prim = _UFUNCS.get(ufunc)
-        if prim is None:
-            raise TypeError(f"{name} is not supported on microgd Values; supported ufuncs: "
-                            + ", ".join(sorted(u.__name__ for u in _UFUNCS)))
-        return prim(*inputs)
+            return np.asarray(compare(*[as_array(x) for x in inputs]))
+        raise TypeError(f"{name} is not supported on microgd Values; supported ufuncs: "
+                        + ", ".join(sorted(u.__name__ for u in Value._ufuncs)))
 
     def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
-        impl = _FUNCTIONS.get(func)
+        impl = Value._functions.get(func)
         if impl is None:
-            raise TypeError(f"numpy.{func.__name__} is not supported on microgd Values; "
-                            "supported functions: "
-                            + ", ".join(sorted({f.__name__ for f in _FUNCTIONS})))
+            raise TypeError(f"{full_name(func)} is not supported on microgd Values "
+                            "(see 'NumPy vocabulary' in microgd's docs for what is)")
         return impl(*args, **kwargs)
 
 
-def _data(x: Any) -> Any:
-    return x.data if isinstance(x, Value) else x
+def full_name(func: Any) -> str:
+    """A NumPy function's public name, e.g. ``numpy.linalg.norm`` (not ``numpy.norm``)."""
+    module = getattr(func, "__module__", None) or "numpy"
+    if module.startswith("numpy._core") or module.startswith("numpy.core"):
+        module = "numpy"
+    return f"{module}.{getattr(func, '__name__', func)}"
 
 
-def _axis(axis: Any) -> int | tuple[int, ...] | None:
+def as_array(x: Any) -> Any:
+    """The data of ``x`` if it is a Value (no copy, no graph), else ``x`` itself."""
+    return x._data if isinstance(x, Value) else x
+
+
+def as_constant(x: Any) -> Value:
+    """``x`` if it is a Value, else a constant Value (requires_grad=False) of its data."""
+    return x if isinstance(x, Value) else Value(x, requires_grad=False)
+
+
+def normalize_axis(axis: Any) -> int | tuple[int, ...] | None:
+    """An ``axis`` argument as None, an int or a tuple of ints."""
     if axis is None or isinstance(axis, (int, np.integer)):
         return None if axis is None else int(axis)
     return tuple(int(a) for a in axis)
@@ -400,24 +448,19 @@ def _index(index: Any) -> Any:
     if isinstance(index, tuple):
         return tuple(_index(i) for i in index)
     if isinstance(index, Value):
-        return np.asarray(index.data)
+        return np.asarray(index._data)
     if isinstance(index, list):
         return np.asarray(index)
     return index
 
 
-# Bottom imports: ops and autodiff build on the Value class defined above.
+_COMPARISONS = {np.less: np.less, np.less_equal: np.less_equal, np.greater: np.greater,
+                np.greater_equal: np.greater_equal, np.equal: np.equal,
+                np.not_equal: np.not_equal}
+
+# Bottom imports: the node, the engine and the table of primitives need each other
+# (a node's operators are primitives, and primitives make nodes), so this module
+# must be imported first; microgd/__init__.py does that.
 from microgd import autodiff as _autodiff  # noqa: E402
 from microgd import ops as _ops  # noqa: E402
 from microgd.autodiff import record as _record  # noqa: E402
-from microgd.functions import NUMPY_FUNCTIONS as _FUNCTIONS  # noqa: E402
-
-_UFUNCS = {
-    np.add: _ops.add, np.subtract: _ops.sub, np.multiply: _ops.mul, np.divide: _ops.div,
-    np.negative: _ops.neg, np.power: _ops.pow, np.matmul: _ops.matmul, np.exp: _ops.exp,
-    np.log: _ops.log, np.sqrt: _ops.sqrt, np.sin: _ops.sin, np.cos: _ops.cos,
-    np.tanh: _ops.tanh, np.absolute: _ops.abs, np.maximum: _ops.maximum,
-    np.minimum: _ops.minimum,
-}
-_COMPARISONS = {np.less: np.less, np.less_equal: np.less_equal, np.greater: np.greater,
-                np.greater_equal: np.greater_equal}

@@ -14,10 +14,10 @@ from hypothesis.errors import InvalidArgument
 
 import microgd as mg
 from microgd import Primitive, Value
-from microgd.ops import _raw
 from microgd.testing import TABLE_HEADER, check_grads
 from microgd.testing import gradcheck as gc
 from microgd.testing import strategies as mst
+from microgd.value import as_array as _raw
 
 DTYPES = [np.float64, np.float32]
 dtypes = pytest.mark.parametrize("dtype", DTYPES, ids=["f64", "f32"])

@@ -33,7 +33,7 @@ dtypes = pytest.mark.parametrize("dtype", DTYPES, ids=["f64", "f32"])
 PUBLIC_FUNCTIONS = {
     "exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "relu", "abs", "sum", "mean",
     "max", "min", "reshape", "transpose", "clip", "maximum", "minimum", "where",
-    "concatenate", "stack", "logsumexp", "softmax", "log_softmax",
+    "concatenate", "stack", "logsumexp", "softmax", "log_softmax", "array",
 }
 
 # name (a primitive of ops.ALL or a public function) -> tests that check its derivatives.
@@ -501,6 +501,18 @@ def test_stack(dtype: Any, data: Any) -> None:
     count = data.draw(st.integers(1, 3), label="count")
     parts = tuple(data.draw(arrays(shape, dtype), label=f"part {i}") for i in range(count))
     check(lambda *vs: mg.stack(vs, axis=axis) ** 2, parts, uses=["concatenate", "reshape"])
+
+
+@covers("array")
+@dtypes
+@given(data=st.data())
+def test_array(dtype: Any, data: Any) -> None:
+    # nested lists of Values (of any one shape) and numbers, as np.array builds them
+    shape = data.draw(mst.shapes(max_dims=2), label="shape")
+    a, b = (data.draw(arrays(shape, dtype), label=n) for n in "ab")
+    check(lambda u, v: mg.array([[u * v, u], [v, u - v]]) ** 2, (a, b),
+          uses=["concatenate", "reshape"])
+    check(lambda u: mg.array([u, 2.0 * u, u * u]), (a,), uses=["concatenate"])
 
 
 # ---- composites --------------------------------------------------------------------

@@ -94,6 +94,10 @@ FUNCTIONS: dict[Any, Any] = {
     np.stack: _np_stack,
     np.where: _np_where,
     np.clip: _np_clip,
+    # facts about the array, not differentiable functions of it
+    np.shape: lambda a: a.shape,
+    np.ndim: lambda a: a.ndim,
+    np.size: lambda a, axis=None: a.size if axis is None else a.shape[axis],
 }
 """NumPy functions that return a Value when given one."""
 

@@ -454,9 +454,9 @@ def _index(index: Any) -> Any:
     return index
 
 
-_COMPARISONS = {np.less: np.less, np.less_equal: np.less_equal, np.greater: np.greater,
-                np.greater_equal: np.greater_equal, np.equal: np.equal,
-                np.not_equal: np.not_equal}
+# Ufuncs with boolean results (no derivative): applied to the data, as comparisons are.
+_COMPARISONS = {u: u for u in (np.less, np.less_equal, np.greater, np.greater_equal, np.equal,
+                               np.not_equal, np.isfinite, np.isnan, np.isinf, np.signbit)}
 
 # Bottom imports: the node, the engine and the table of primitives need each other
 # (a node's operators are primitives, and primitives make nodes), so this module

@@ -657,3 +657,40 @@ def test_optimizers_can_be_deep_copied():
     opt = optim.Adam([w], lr=0.1)
     clone = copy.deepcopy(opt)
     assert clone.betas == opt.betas and clone.params[0] is not w
+
+
+def test_step_never_aliases_what_the_update_returns():
+    # An update that returns its state buffer, the gradient or w itself must be copied;
+    # a fresh array is taken as it is (no second copy).
+    class Returns(optim.Optimizer):
+        def __init__(self, params, which):
+            super().__init__(params, lr=0.1)
+            self.which = which
+
+        def _init_state(self, p):
+            return {"buf": np.zeros(p.shape, p.dtype)}
+
+        def _update(self, w, g, state):
+            if self.which == "state":
+                state["buf"][...] = w - self.lr * g
+                return state["buf"]
+            if self.which == "grad":
+                return g
+            if self.which == "w":
+                w -= self.lr * g
+                return w
+            return w - self.lr * g
+
+    for which in ("state", "grad", "w", "fresh"):
+        p = mg.Value(np.array([1.0, 2.0]))
+        p.grad = np.array([1.0, 1.0])
+        opt = Returns([p], which)
+        if "buf" not in opt.state[0]:
+            opt.state[0]["buf"] = np.zeros(2)
+        opt.step()
+        expected = [1.0, 1.0] if which == "grad" else [0.9, 1.9]
+        np.testing.assert_allclose(p.data, expected)
+        assert p.data is not p.grad and p.data is not opt.state[0]["buf"]
+        p.grad[...] = 5.0
+        opt.state[0]["buf"][...] = 7.0
+        np.testing.assert_allclose(p.data, expected)  # nothing shared

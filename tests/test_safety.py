@@ -272,6 +272,13 @@ def test_eq_and_ne_are_elementwise():
     assert len({a: 1, b: 2}) == 2
 
 
+def test_boolean_ufuncs_and_array_facts_work_on_values():
+    v = Value(np.array([1.0, np.inf, np.nan]))
+    np.testing.assert_array_equal(np.isfinite(v), [True, False, False])
+    np.testing.assert_array_equal(np.isnan(v), [False, False, True])
+    assert np.shape(v) == (3,) and np.ndim(v) == 1 and np.size(v) == 3
+
+
 def test_python_number_conversions():
     for v in (Value(2.6), Value([2.6]), Value([[2.6]])):
         assert float(v) == 2.6

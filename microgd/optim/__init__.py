@@ -120,6 +120,13 @@ def _check_params(params: Any, owner: str) -> list[Value]:
 
 # ---- the base class -----------------------------------------------------------------
 
+def _fresh(new: Any, w: np.ndarray, g: np.ndarray, state: dict[str, Any], p: Any) -> bool:
+    """Whether ``new`` is an array of ``p``'s shape and dtype that nothing else holds."""
+    return (type(new) is np.ndarray and new.base is None and new.dtype == p.dtype
+            and new.shape == p.shape and new is not w and new is not g
+            and not any(new is v for v in state.values()))
+
+
 class Optimizer:
     """Base class: holds the parameters, the learning rate and per-parameter state.
 
@@ -255,7 +262,12 @@ class Optimizer:
         for i, p, g in todo:
             st = self.state[i]
             st["step"] += 1
-            p.assign(self._update(np.asarray(p.data), g, st))
+            w = np.asarray(p.data)
+            new = self._update(w, g, st)
+            if _fresh(new, w, g, st, p):
+                p._set(new)  # the update built a new array: take it without a second copy
+            else:
+                p.assign(new)  # it may alias w, g or the state: copy, cast and check
 
     # -- saving and loading --------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:

@@ -27,6 +27,7 @@ Examples
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import errno
 import math
@@ -176,13 +177,13 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb",
     """
     if mode not in ("w", "wb"):
         raise ValueError(f"atomic_write: mode must be 'w' or 'wb', got {mode!r}")
+    encoding = codecs.lookup(encoding or "utf-8").name  # an unknown one fails here, first
     target = os.fspath(path)
     folder, prefix = _temp_prefix(target)
     remove_stale_temporaries(target)
     tmp, fd = _create_temp(folder, prefix)
     try:
-        text = {"encoding": encoding or "utf-8"} if mode == "w" else {}
-        with open(fd, mode, **text) as fh:
+        with open(fd, "w", encoding=encoding) if mode == "w" else open(fd, "wb") as fh:
             yield fh
             fh.flush()
             os.fsync(fh.fileno())

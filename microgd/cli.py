@@ -129,8 +129,9 @@ def _output_dir(option: str, arg: str) -> Path:
     if not existing.is_dir():
         raise CommandError(f"{option} {arg}: {str(existing)!r} is a file, not a directory")
     if not os.access(existing, os.W_OK | os.X_OK):
-        what = "directory" if existing == path else f"{str(existing)!r}, where it would be made,"
-        raise CommandError(f"{option} {arg}: the {what} is not writable")
+        what = ("the directory" if existing == path
+                else f"{str(existing)!r}, where it would be made,")
+        raise CommandError(f"{option} {arg}: {what} is not writable")
     return path
 
 

@@ -318,6 +318,7 @@ def fit(loss_fn: Callable[[np.ndarray, np.ndarray], Value], params: Sequence[Val
     hist = History()
     # Bound once: the loop below runs per step, and must cost next to nothing beside it.
     add_loss, add_norm, add_lr = hist.step_loss.append, hist.grad_norm.append, hist.lr.append
+    vdot = np.vdot
     if cap:
         hist.path.append(_flat(params))
         hist.path_steps.append(0)
@@ -350,8 +351,9 @@ def fit(loss_fn: Callable[[np.ndarray, np.ndarray], Value], params: Sequence[Val
                 for p in params:
                     g = p.grad
                     if g is not None:
-                        g = g.ravel()
-                        squares += float(g.dot(g))
+                        # vdot flattens and, unlike dot, raises no overflow warning:
+                        # an overflow is checked below.
+                        squares += vdot(g, g)
                 gnorm = math.sqrt(squares)
                 if not math.isfinite(gnorm):
                     gnorm = _careful_norm(params)

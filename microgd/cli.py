@@ -10,6 +10,8 @@ Subcommands: ``demo`` (the course's walk-through), ``classify`` and
 graph) and ``train`` (fit an MLP to a CSV file).  Expressions are parsed by
 :mod:`microgd.expr`, never evaluated as Python.  Bad input of any kind gives one
 ``microgd: error: ...`` line on stderr and exit code 2, before anything runs.
+``--json`` output is strict JSON: NaN is ``null`` and the infinities are the
+strings ``"Infinity"`` and ``"-Infinity"``.
 
 Examples
 --------

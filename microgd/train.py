@@ -76,6 +76,15 @@ class History:
     path: list[np.ndarray] = field(default_factory=list)
     path_steps: list[int] = field(default_factory=list)
 
+    def __eq__(self, other: object) -> bool:
+        # The generated __eq__ would compare the path's rows with ==, an array, not a bool.
+        if not isinstance(other, History):
+            return NotImplemented
+        return (all(getattr(self, k) == getattr(other, k) for k in (*SERIES, "path_steps"))
+                and len(self.path) == len(other.path)
+                and all(np.array_equal(a, b) for a, b in zip(self.path, other.path,
+                                                              strict=True)))
+
     def __repr__(self) -> str:
         last = f", last loss {self.step_loss[-1]:.6g}" if self.step_loss else ""
         return f"History({len(self.step_loss)} steps, {len(self.epoch_loss)} epochs{last})"
@@ -313,6 +322,9 @@ def fit(loss_fn: Callable[[np.ndarray, np.ndarray], Value], params: Sequence[Val
         raise ValueError("fit: data must be a pair (X, y) of arrays with the same first dimension")
     X, y = (np.asarray(getattr(a, "data", a)) for a in data)
     loader = Batches(X, y, batch_size=batch_size, shuffle=shuffle, seed=seed)
+    # Full batch: the loader would give this one batch every epoch, in the original order
+    # and drawing no random number; iterating it as a tuple saves a generator per step.
+    epoch_batches: Any = ((X, y),) if loader.batch_size is None else loader
     cap = _path_cap(record_path, path_max_bytes, sum(p.size for p in params))
     stride = 1
     hist = History()
@@ -331,7 +343,7 @@ def fit(loss_fn: Callable[[np.ndarray, np.ndarray], Value], params: Sequence[Val
     try:
         for epoch in range(epochs):
             total, count = 0.0, 0
-            for xb, yb in loader:
+            for xb, yb in epoch_batches:
                 for p in params:
                     p.zero_grad()
                 loss = loss_fn(xb, yb)

@@ -538,3 +538,11 @@ def test_quick_start_installs_the_plot_extra_and_git_ignores_the_demo_folder() -
         probe = f"{default}/loss_curves.png"
         done = subprocess.run(["git", "check-ignore", "-q", probe], cwd=ROOT, check=False)
         assert done.returncode == 0, f"git does not ignore {probe}"
+
+
+def test_json_output_writes_infinities_as_strings(tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "g.dot"
+    assert main(["graph", "1/x", "--at", "0", "-o", str(out), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out, parse_constant=pytest.fail)  # strict JSON
+    assert data["value"] == "Infinity" and data["gradient"] == ["-Infinity"]

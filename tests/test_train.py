@@ -195,6 +195,19 @@ def test_path_memory_is_bounded_by_path_max_bytes_on_a_real_model():
                                   np.array(full.path)[hist.path_steps])
 
 
+def test_histories_compare_equal_by_value():
+    def run():
+        model, data, loss = _mlp_problem()
+        ps = model.parameters()
+        return mg.fit(loss, ps, data, optim.SGD(ps, lr=0.01), epochs=3, record_path=True)
+
+    a, b = run(), run()
+    assert a == b
+    b.path[1] = b.path[1] + 1e-12
+    assert a != b
+    assert a != mg.History() and a != "history"
+
+
 def test_default_path_limit_is_256_mib():
     assert PATH_MAX_BYTES == 256 * 2**20 and PATH_ROWS == 10_000
     assert inspect.signature(mg.fit).parameters["path_max_bytes"].default == PATH_MAX_BYTES

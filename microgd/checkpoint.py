@@ -2,20 +2,21 @@
 
 The file holds plain arrays only (loaded with ``allow_pickle=False``: a
 checkpoint can never run code).  It is written to a temporary file beside the
-target and renamed over it, so an interrupted save leaves the previous
-checkpoint intact.  Loading checks every name and shape first and changes
-nothing unless all of them match.
+target (``.NAME.tmp-...``), flushed to disk and renamed over it, so an
+interrupted save leaves the previous checkpoint intact, and the next save of
+that path removes what a killed one left behind.  Loading checks every name
+and shape first and changes nothing unless all of them match.
 """
 
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
+from microgd._files import atomic_write
 from microgd.value import Value
 
 _PARAM = "param/"
@@ -63,20 +64,10 @@ def save_checkpoint(path: str | os.PathLike, params: Any, optimizer: Any = None)
     for key, arr in arrays.items():
         if arr.dtype == object:
             raise TypeError(f"save_checkpoint: {key!r} is not a numeric array")
-    target = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(target))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".ckpt-", suffix=".npz.tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            # mypy checks **arrays against savez's allow_pickle: bool too, but every key
-            # starts with _PARAM or _OPTIM, so none can bind it.
-            np.savez(fh, **arrays)  # type: ignore[arg-type]
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)  # atomic: readers see the old file or the new one
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    with atomic_write(path, "wb") as fh:
+        # mypy checks **arrays against savez's allow_pickle: bool too, but every key
+        # starts with _PARAM or _OPTIM, so none can bind it.
+        np.savez(fh, **arrays)  # type: ignore[arg-type]
 
 
 def load_checkpoint(path: str | os.PathLike, params: Any, optimizer: Any = None) -> None:

@@ -10,6 +10,8 @@ Subcommands: ``demo`` (the course's walk-through), ``classify`` and
 graph) and ``train`` (fit an MLP to a CSV file).  Expressions are parsed by
 :mod:`microgd.expr`, never evaluated as Python.  Bad input of any kind gives one
 ``microgd: error: ...`` line on stderr and exit code 2, before anything runs.
+``--json`` output is strict JSON: NaN is ``null`` and the infinities are the
+strings ``"Infinity"`` and ``"-Infinity"``.
 
 Examples
 --------
@@ -34,6 +36,7 @@ from typing import Any, NoReturn
 import numpy as np
 
 import microgd as mg
+from microgd._files import json_number, json_ready
 from microgd.expr import MAX_LENGTH, Expression, ExpressionError, parse
 
 PROG = "microgd"
@@ -58,25 +61,19 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _plain(obj: Any) -> Any:
-    """The walk-through's numbers as JSON-ready Python values."""
-    if isinstance(obj, dict):
-        return {str(k): _plain(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_plain(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return _plain(obj.tolist())
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, float) and not np.isfinite(obj):
-        return None
-    return obj if isinstance(obj, (str, int, float, bool)) or obj is None else str(obj)
+    """The walk-through's numbers as JSON-ready Python values (other objects as text)."""
+    return json_ready(obj, default=str)
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     from microgd import walkthrough
 
-    out = None if args.no_plots else args.out
-    result = walkthrough.run(out=out, verbose=not args.json, seed=args.seed)
+    out = None if args.no_plots else _output_dir("--out", args.out)
+    try:
+        result = walkthrough.run(out=out, verbose=not args.json, seed=args.seed)
+    except OSError as exc:  # the folder changed under us while the demo ran
+        raise CommandError(f"cannot write the pictures to {args.out}: "
+                           f"{exc.strerror or exc}", code=1) from None
     if args.json:
         print(json.dumps(_plain(result), indent=2))
     return 0
@@ -117,6 +114,27 @@ class CommandError(Exception):
 
 def _one_line(message: object) -> str:
     return " ".join(str(message).split())
+
+
+def _output_dir(option: str, arg: str) -> Path:
+    """The folder ``arg`` for output, checked before anything runs (it is made later).
+
+    It must be a directory or not exist yet; then the nearest folder that
+    exists must be a directory we may write into.
+    """
+    path = Path(arg)
+    if path.exists() and not path.is_dir():
+        raise CommandError(f"{option} {arg}: exists and is not a directory")
+    existing = path
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise CommandError(f"{option} {arg}: {str(existing)!r} is a file, not a directory")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        what = ("the directory" if existing == path
+                else f"{str(existing)!r}, where it would be made,")
+        raise CommandError(f"{option} {arg}: {what} is not writable")
+    return path
 
 
 # ----------------------------------------------------------------------------- expressions
@@ -265,10 +283,10 @@ def _num(x: float) -> str:
 
 
 def _json_num(x: Any) -> Any:
+    """A number, or the flat list of an array's numbers, for JSON (see ``json_number``)."""
     if isinstance(x, (list, tuple, np.ndarray)):
-        return [_json_num(v) for v in np.asarray(x, dtype=float).ravel()]
-    x = float(x)
-    return x if math.isfinite(x) else None
+        return [json_number(v) for v in np.asarray(x, dtype=float).ravel()]
+    return json_number(x)
 
 
 def _assign(names: Sequence[str], values: Any) -> str:
@@ -309,6 +327,8 @@ _MEANING = {
 
 
 def _cmd_classify(args: argparse.Namespace) -> int:
+    if args.tol is not None and not (math.isfinite(args.tol) and args.tol > 0):
+        raise CommandError(f"--tol must be a positive number, got {args.tol:g}")
     expr = load_expression(_expression_arg(args))
     point = parse_point(args.at, expr)
     _check_finite_at(expr, point)
@@ -575,7 +595,8 @@ def read_csv(path: str | os.PathLike) -> tuple[list[str], np.ndarray]:
     """
     name = os.fspath(path)
     try:
-        with open(name, newline="", encoding="utf-8") as fh:
+        # utf-8-sig: a byte-order mark (as spreadsheet programs write) is not part of the header.
+        with open(name, newline="", encoding="utf-8-sig") as fh:
             reader = csv.reader(fh)
             header = next(reader, None)
             if header is None:
@@ -629,6 +650,42 @@ def _hidden(spec: str) -> list[int]:
     return sizes
 
 
+# The largest model `train` builds: 10^8 parameters are 800 MB in float64, before their
+# gradients and the optimizer's state.
+MAX_PARAMETERS = 10**8
+# Copies of the parameters a step holds: the values, the gradients, up to two
+# optimizer buffers (Adam's moments) and the update's temporaries.
+_COPIES = 5
+
+
+def _physical_memory() -> int | None:
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, OSError, ValueError):  # not POSIX, or not known
+        return None
+
+
+def _gib(n: float) -> str:
+    return f"{n / 2**30:,.1f} GiB" if n >= 2**30 else f"{n / 2**20:,.0f} MiB"
+
+
+def _check_model_size(spec: str, sizes: list[int], n_in: int, batch: int) -> None:
+    """Refuse a model that could not fit in memory, before a byte of it is allocated."""
+    widths = [n_in, *sizes, 1]
+    n_params = sum((a + 1) * b for a, b in zip(widths, widths[1:], strict=False))
+    # Activations: each layer's output, pre-activation and gradient for one batch.
+    need = 8 * (_COPIES * n_params + 3 * batch * sum(widths))
+    memory = _physical_memory()
+    what = f"--hidden {spec}: a model of {n_params:,} parameters"
+    if n_params > MAX_PARAMETERS:
+        raise CommandError(f"{what} is more than the limit of {MAX_PARAMETERS:,} (it would "
+                           f"need about {_gib(need)} of memory); use smaller layers")
+    if memory is not None and need > memory // 2:
+        raise CommandError(f"{what} needs about {_gib(need)} of memory for a step, more than "
+                           f"half of this machine's {_gib(memory)}; use smaller layers or "
+                           "batches")
+
+
 def _make_optimizer(name: str, params: list[mg.Value], lr: float) -> Any:
     from microgd import optim
 
@@ -661,19 +718,23 @@ def _cmd_train(args: argparse.Namespace) -> int:
     lr = _DEFAULT_LR[args.optimizer] if args.lr is None else args.lr
     if not (math.isfinite(lr) and lr > 0):
         raise CommandError(f"--lr must be a positive number, got {lr}")
+    rows = len(data)
     if args.batch_size is not None and args.batch_size < 1:
         raise CommandError(f"--batch-size must be at least 1, got {args.batch_size}")
+    if args.batch_size is not None and args.batch_size > rows:
+        raise CommandError(f"--batch-size {args.batch_size} is more than the {rows} rows of "
+                           f"{args.csv}; use --batch-size {rows} or less")
     batch_size = args.batch_size
     if batch_size is None and args.optimizer != "gd":
-        batch_size = 32
+        batch_size = min(32, rows)  # a file shorter than a batch is one batch
     X = data[:, [header.index(f) for f in features]]
     y = data[:, [header.index(args.target)]]
     if args.loss == "bce" and not np.isin(y, (0.0, 1.0)).all():
         raise CommandError(f"--loss bce needs a 0/1 target, but column {args.target!r} has "
                            "other values")
-    out_dir = Path(args.out) if args.out is not None else None
-    if out_dir is not None and out_dir.exists() and not out_dir.is_dir():
-        raise CommandError(f"--out {args.out}: exists and is not a directory")
+    _check_model_size(args.hidden, hidden, X.shape[1], rows if batch_size is None else batch_size)
+    # Checked now, so a folder we cannot write is refused before training, not after it.
+    out_dir = _output_dir("--out", args.out) if args.out is not None else None
 
     from microgd import nn
 
@@ -705,27 +766,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
                           batch_size=batch_size, seed=args.seed, callbacks=(log,),
                           progress=False)
     except mg.DivergenceError as exc:
-        what = _one_line(exc).split(". Try", 1)[0].rstrip(".")
-        raise CommandError(f"{what}. Lower the learning rate and try again, e.g. "
-                           f"--lr {lr / 10:g} (now {lr:g})", code=1) from None
+        raise CommandError(_divergence_message(exc, args.csv, lr), code=1) from None
     with mg.no_grad(), np.errstate(all="ignore"):
         final = float(loss_fn(X, y).item())
-    files = []
-    if out_dir is not None:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        hist.save(out_dir / "history.json")
-        files.append(str(out_dir / "history.json"))
-        try:
-            import matplotlib  # noqa: F401  (optional: pip install microgd[plot])
-        except ImportError:
-            pass
-        else:
-            from microgd.viz import plot_history
-
-            png = out_dir / "loss.png"
-            plot_history(hist, labels=[args.optimizer], series="epoch_loss", x="epoch",
-                         path=png)
-            files.append(str(png))
+    files = [] if out_dir is None else _write_outputs(out_dir, hist, args.optimizer)
     if args.json:
         _print_json({
             "csv": os.fspath(args.csv), "target": args.target, "features": features,
@@ -740,6 +784,39 @@ def _cmd_train(args: argparse.Namespace) -> int:
     for f in files:
         print(f"wrote {f}")
     return 0
+
+
+def _divergence_message(exc: mg.DivergenceError, csv_name: str, lr: float) -> str:
+    if exc.step == 1:
+        # Nothing was updated yet: the learning rate cannot be the cause.
+        what = _one_line(exc).split(" at the start", 1)[0]
+        return (f"{what} at the start, before any update: the data in {csv_name} gives a "
+                "loss or gradient that is not finite (very large values? try scaling the "
+                "columns)")
+    what = _one_line(exc).split(". Try", 1)[0].rstrip(".")
+    return f"{what}. Lower the learning rate and try again, e.g. --lr {lr / 10:g} (now {lr:g})"
+
+
+def _write_outputs(out_dir: Path, hist: mg.History, label: str) -> list[str]:
+    """history.json (and loss.png with matplotlib) in ``out_dir``: the files written."""
+    files = []
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        hist.save(out_dir / "history.json")
+        files.append(str(out_dir / "history.json"))
+        try:
+            import matplotlib  # noqa: F401  (optional: pip install microgd[plot])
+        except ImportError:
+            return files
+        from microgd.viz import plot_history
+
+        png = out_dir / "loss.png"
+        plot_history(hist, labels=[label], series="epoch_loss", x="epoch", path=png)
+        files.append(str(png))
+    except OSError as exc:  # the folder changed under us while training ran
+        raise CommandError(f"cannot write to --out {out_dir}: {exc.strerror or exc}",
+                           code=1) from None
+    return files
 
 
 def _add_train(sub: argparse._SubParsersAction[_Parser]) -> None:

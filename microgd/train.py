@@ -21,10 +21,18 @@ from typing import Any
 
 import numpy as np
 
+from microgd._files import atomic_write, json_ready, number_from_json
 from microgd.data import Batches
+from microgd.transforms import flatten
 from microgd.value import Value
 
 SERIES = ("step_loss", "epoch_loss", "grad_norm", "lr")
+
+
+PATH_ROWS = 10_000
+"""Rows ``record_path=True`` keeps at most (before the memory limit)."""
+PATH_MAX_BYTES = 256 * 2**20
+"""Default memory limit of a recorded path: 256 MiB of float64 rows."""
 
 
 @dataclass
@@ -41,17 +49,41 @@ class History:
         The gradient's Euclidean norm (over all parameters) at each step.
     lr : list of float
         The learning rate used at each step.
-    path : list of list of float
-        The flat parameter vector after each recorded step (``record_path``),
-        with ``path_steps`` the step numbers (1-based; 0 is the start).
+    path : list of ndarray
+        The flat parameter vector (float64, one 1-D array per row) at the
+        start and after each recorded step (``record_path``);
+        ``np.array(hist.path)`` is the path as a ``(rows, parameters)`` array.
+    path_steps : list of int
+        The step of each row of ``path``: 0 is the start, ``k`` is after the
+        ``k``-th update.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import microgd as mg
+    >>> from microgd import optim
+    >>> w = mg.Value([1.0, -1.0])
+    >>> hist = mg.fit(lambda xb, yb: (w ** 2).sum(), [w], (np.zeros(1), np.zeros(1)),
+    ...               optim.GD([w], lr=0.25), epochs=2, record_path=True)
+    >>> np.array(hist.path).tolist(), hist.path_steps
+    ([[1.0, -1.0], [0.5, -0.5], [0.25, -0.25]], [0, 1, 2])
     """
 
     step_loss: list[float] = field(default_factory=list)
     epoch_loss: list[float] = field(default_factory=list)
     grad_norm: list[float] = field(default_factory=list)
     lr: list[float] = field(default_factory=list)
-    path: list[list[float]] = field(default_factory=list)
+    path: list[np.ndarray] = field(default_factory=list)
     path_steps: list[int] = field(default_factory=list)
+
+    def __eq__(self, other: object) -> bool:
+        # The generated __eq__ would compare the path's rows with ==, an array, not a bool.
+        if not isinstance(other, History):
+            return NotImplemented
+        return (all(getattr(self, k) == getattr(other, k) for k in (*SERIES, "path_steps"))
+                and len(self.path) == len(other.path)
+                and all(np.array_equal(a, b) for a, b in zip(self.path, other.path,
+                                                              strict=True)))
 
     def __repr__(self) -> str:
         last = f", last loss {self.step_loss[-1]:.6g}" if self.step_loss else ""
@@ -80,44 +112,67 @@ class History:
         return out
 
     def to_dict(self) -> dict[str, list]:
-        return {k: list(getattr(self, k)) for k in (*SERIES, "path", "path_steps")}
+        """Every field as plain Python lists (the rows of ``path`` as lists of floats)."""
+        out: dict[str, list] = {k: [float(x) for x in getattr(self, k)] for k in SERIES}
+        out["path"] = [np.asarray(row, dtype=np.float64).tolist() for row in self.path]
+        out["path_steps"] = [int(s) for s in self.path_steps]
+        return out
 
     def save(self, path: str | os.PathLike) -> None:
-        """Write the history as JSON (non-finite numbers as null)."""
-        def clean(x: Any) -> Any:
-            if isinstance(x, list):
-                return [clean(i) for i in x]
-            return x if math.isfinite(x) else None
+        """Write the history as JSON, atomically.
 
-        _atomic_write_text(path, json.dumps({k: clean(v) for k, v in self.to_dict().items()}))
+        NaN is written as ``null`` and the infinities as ``"Infinity"`` and
+        ``"-Infinity"`` (JSON has no such numbers); :meth:`load` reads them back.
+        """
+        text = json.dumps(json_ready(self.to_dict()), allow_nan=False)
+        with atomic_write(path, "w") as fh:
+            fh.write(text)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> History:
-        """Read a history written by :meth:`save`."""
-        with open(path, encoding="utf-8") as fh:
-            raw = json.load(fh)
+        """Read a history written by :meth:`save`.
+
+        Raises
+        ------
+        ValueError
+            When the file does not hold a history (naming the field that is wrong).
+        """
+        name = os.fspath(path)
+        with open(name, encoding="utf-8") as fh:
+            try:
+                raw = json.load(fh)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"History.load: {name!r} is not JSON ({exc})") from None
         if not isinstance(raw, dict):
-            raise ValueError(f"History.load: {os.fspath(path)!r} does not hold a history")
+            raise ValueError(f"History.load: {name!r} does not hold a history")
 
-        def unclean(x: Any) -> Any:
-            if isinstance(x, list):
-                return [unclean(i) for i in x]
-            return float("nan") if x is None else x
+        def field_list(key: str) -> list:
+            value = raw.get(key, [])
+            if not isinstance(value, list):
+                raise ValueError(f"History.load: {name!r}: {key!r} is not a list")
+            return value
 
-        known = {k: unclean(raw.get(k, [])) for k in (*SERIES, "path", "path_steps")}
-        known["path_steps"] = [int(s) for s in known["path_steps"]]
-        return cls(**known)
+        def numbers(key: str, values: list) -> list[float]:
+            try:
+                return [number_from_json(x) for x in values]
+            except ValueError as exc:
+                raise ValueError(f"History.load: {name!r}: {key!r}: {exc}") from None
 
-
-def _atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    tmp = f"{os.fspath(path)}.tmp-{os.getpid()}"
-    try:
-        with open(tmp, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+        known: dict[str, Any] = {k: numbers(k, field_list(k)) for k in SERIES}
+        rows = []
+        for i, row in enumerate(field_list("path")):
+            if not isinstance(row, list):
+                raise ValueError(f"History.load: {name!r}: path row {i} is not a list")
+            rows.append(np.array(numbers(f"path row {i}", row), dtype=np.float64))
+        if len({len(r) for r in rows}) > 1:
+            raise ValueError(f"History.load: {name!r}: the rows of 'path' differ in length")
+        steps = field_list("path_steps")
+        if not all(isinstance(s, int) and not isinstance(s, bool) for s in steps):
+            raise ValueError(f"History.load: {name!r}: 'path_steps' must hold integers")
+        if len(steps) != len(rows):
+            raise ValueError(f"History.load: {name!r}: {len(rows)} path rows but "
+                             f"{len(steps)} path_steps")
+        return cls(**known, path=rows, path_steps=list(steps))
 
 
 class DivergenceError(FloatingPointError):
@@ -129,12 +184,18 @@ class DivergenceError(FloatingPointError):
         Everything recorded up to (not including) the step that diverged.
     params : list of ndarray
         The parameter values before that step; the parameters are left there.
+    epoch, step : int or None
+        The epoch and step (counted from 1) that diverged; step 1 means the
+        loss or gradient was not finite at the start, before any update.
     """
 
-    def __init__(self, message: str, history: History, params: list[np.ndarray]) -> None:
+    def __init__(self, message: str, history: History, params: list[np.ndarray],
+                 epoch: int | None = None, step: int | None = None) -> None:
         super().__init__(message)
         self.history = history
         self.params = params
+        self.epoch = epoch
+        self.step = step
 
 
 def _check_params(params: Any, optimizer: Any) -> list[Value]:
@@ -170,11 +231,36 @@ def _progress_bar(enabled: bool | None, total: int) -> Any:
     return tqdm(total=total, unit="step", leave=False)
 
 
+def _path_cap(record_path: Any, path_max_bytes: Any, n_params: int) -> int:
+    """How many rows of the path to keep (0: none), from the count and the memory limits."""
+    if isinstance(record_path, bool):
+        count = PATH_ROWS if record_path else 0
+    elif isinstance(record_path, (int, np.integer)) and record_path >= 0:
+        count = int(record_path)
+    else:
+        raise ValueError(f"fit: record_path must be True, False or a number of rows to keep, "
+                         f"got {record_path!r}")
+    if path_max_bytes is None or count == 0:
+        return count
+    if (isinstance(path_max_bytes, bool) or not isinstance(path_max_bytes, (int, np.integer))
+            or path_max_bytes <= 0):
+        raise ValueError(f"fit: path_max_bytes must be a positive number of bytes or None, "
+                         f"got {path_max_bytes!r}")
+    row = 8 * n_params
+    cap = min(count, int(path_max_bytes) // row)
+    if cap < min(count, 2):
+        raise ValueError(
+            f"fit: record_path: one row of the path is {row:,} bytes ({n_params:,} "
+            f"parameters), so path_max_bytes={int(path_max_bytes):,} holds fewer than 2 rows; "
+            "raise path_max_bytes (None for no limit) or record no path")
+    return cap
+
+
 def fit(loss_fn: Callable[[np.ndarray, np.ndarray], Value], params: Sequence[Value],
         data: tuple[Any, Any], optimizer: Any, epochs: int, batch_size: int | None = None,
         shuffle: bool = True, seed: int = 0, callbacks: Sequence[Callable] = (),
         progress: bool | None = None, record_path: bool | int = False,
-        divergence_factor: float = 1e6) -> History:
+        divergence_factor: float = 1e6, path_max_bytes: int | None = PATH_MAX_BYTES) -> History:
     """Train ``params`` by minimizing ``loss_fn`` over ``data`` with ``optimizer``.
 
     Parameters
@@ -192,19 +278,24 @@ def fit(loss_fn: Callable[[np.ndarray, np.ndarray], Value], params: Sequence[Val
     shuffle : bool, default True
         Reshuffle the samples every epoch (seeded by ``seed``).
     callbacks : sequence of callable
-        Each is called as ``cb(history, epoch)`` after every epoch; returning
-        True stops training.
+        Each is called as ``cb(history, epoch)`` after every epoch; when one
+        returns True, training stops after that epoch (the others still run).
     progress : bool, optional
         A tqdm progress bar (when installed); by default only on a terminal
         and for runs of at least 200 steps.
     record_path : bool or int
-        Record the flat parameter vector after every step, for trajectory
-        plots.  An int caps the number of points kept (default cap 10,000):
-        past the cap, every other point is dropped and recording continues at
-        half the rate.
+        Record the flat parameter vector (float64) at the start and after
+        every step, for trajectory plots.  True keeps at most 10,000 rows, an
+        int at most that many; when the cap is reached every other row is
+        dropped and recording goes on at half the rate (``path_steps`` says
+        which step each row is).
     divergence_factor : float, default 1e6
         A step loss above this many times the first loss (or NaN/inf) raises
         :class:`DivergenceError`.
+    path_max_bytes : int or None, default 256 MiB
+        A memory limit of the recorded path: at most
+        ``path_max_bytes // (8 * parameters)`` rows are kept, whatever
+        ``record_path`` says.  None: no limit but the count.
 
     Returns
     -------
@@ -231,19 +322,28 @@ def fit(loss_fn: Callable[[np.ndarray, np.ndarray], Value], params: Sequence[Val
         raise ValueError("fit: data must be a pair (X, y) of arrays with the same first dimension")
     X, y = (np.asarray(getattr(a, "data", a)) for a in data)
     loader = Batches(X, y, batch_size=batch_size, shuffle=shuffle, seed=seed)
-    cap = 10_000 if record_path is True else int(record_path)
+    # Full batch: the loader would give this one batch every epoch, in the original order
+    # and drawing no random number; iterating it as a tuple saves a generator per step.
+    epoch_batches: Any = ((X, y),) if loader.batch_size is None else loader
+    cap = _path_cap(record_path, path_max_bytes, sum(p.size for p in params))
     stride = 1
     hist = History()
+    # Bound once: the loop below runs per step, and must cost next to nothing beside it.
+    add_loss, add_norm, add_lr = hist.step_loss.append, hist.grad_norm.append, hist.lr.append
+    vdot = np.vdot
     if cap:
         hist.path.append(_flat(params))
         hist.path_steps.append(0)
-    bar = _progress_bar(progress, epochs * len(loader))
-    first = None
+    total_steps = epochs * len(loader)
+    bar = _progress_bar(progress, total_steps)
+    # The bar is redrawn at most about a thousand times, not once per step.
+    tick, shown = max(1, total_steps // 1000), 0
+    first = limit = math.inf
     step = 0
     try:
         for epoch in range(epochs):
             total, count = 0.0, 0
-            for xb, yb in loader:
+            for xb, yb in epoch_batches:
                 for p in params:
                     p.zero_grad()
                 loss = loss_fn(xb, yb)
@@ -251,53 +351,96 @@ def fit(loss_fn: Callable[[np.ndarray, np.ndarray], Value], params: Sequence[Val
                     shape = getattr(loss, "shape", type(loss).__name__)
                     raise ValueError(f"fit: loss_fn must return a scalar Value, got {shape}")
                 value = float(loss.data)
-                if first is None:
+                if step == 0:
                     first = value
-                too_big = first != 0 and value > divergence_factor * abs(first)
-                if not math.isfinite(value) or too_big:
+                    limit = divergence_factor * abs(first) if first != 0 else math.inf
+                if value > limit or not math.isfinite(value):
                     why = (f"{value:.3g}, above {divergence_factor:g} x the first loss "
-                           f"{first:.3g}" if too_big else f"{value}")
+                           f"{first:.3g}" if value > limit else f"{value}")
                     _diverged(hist, params, optimizer, epoch, step, f"loss is {why}")
                 loss.backward()
-                gnorm = math.sqrt(sum(float(np.sum(np.square(p.grad)))
-                                      for p in params if p.grad is not None))
+                squares = 0.0
+                for p in params:
+                    g = p.grad
+                    if g is not None:
+                        # vdot flattens and, unlike dot, raises no overflow warning:
+                        # an overflow is checked below.
+                        squares += vdot(g, g)
+                gnorm = math.sqrt(squares)
                 if not math.isfinite(gnorm):
-                    _diverged(hist, params, optimizer, epoch, step, f"gradient norm is {gnorm}")
-                hist.step_loss.append(value)
-                hist.grad_norm.append(gnorm)
-                hist.lr.append(float(optimizer.lr))
+                    gnorm = _careful_norm(params)
+                    if not math.isfinite(gnorm):
+                        _diverged(hist, params, optimizer, epoch, step,
+                                  f"gradient norm is {gnorm}")
+                add_loss(value)
+                add_norm(gnorm)
+                add_lr(float(optimizer.lr))
                 optimizer.step()
                 step += 1
                 n = len(xb)
-                total, count = total + value * n, count + n
+                total += value * n
+                count += n
                 if cap and step % stride == 0:
                     hist.path.append(_flat(params))
                     hist.path_steps.append(step)
                     if len(hist.path) > cap:
-                        hist.path, hist.path_steps = hist.path[::2], hist.path_steps[::2]
+                        # In place, so a callback holding these lists sees the change.
+                        del hist.path[1::2], hist.path_steps[1::2]
                         stride *= 2
-                if bar is not None:
-                    bar.update(1)
+                if bar is not None and step - shown >= tick:
                     bar.set_postfix(loss=f"{value:.4g}", refresh=False)
+                    bar.update(step - shown)
+                    shown = step
             hist.epoch_loss.append(total / count)
-            if any(cb(hist, epoch) is True for cb in callbacks):
-                break
+            if callbacks:
+                stop = False
+                for cb in callbacks:
+                    stop = (cb(hist, epoch) is True) or stop
+                if stop:
+                    break
     finally:
         if bar is not None:
+            bar.update(step - shown)
             bar.close()
     return hist
 
 
-def _flat(params: Sequence[Value]) -> list[float]:
-    return np.concatenate([np.ravel(p.data) for p in params]).astype(float).tolist()
+def _flat(params: Sequence[Value]) -> np.ndarray:
+    # flatten concatenates, so the row is a copy, never a view of a parameter.
+    return flatten(list(params)).astype(np.float64, copy=False)
+
+
+def _careful_norm(params: Sequence[Value]) -> float:
+    """The gradient norm when the plain sum of squares overflowed: NaN or inf only if the
+    gradient holds NaN or inf (or its norm is beyond the float range)."""
+    grads = [np.asarray(p.grad, dtype=np.float64) for p in params if p.grad is not None]
+    if any(np.isnan(g).any() for g in grads):
+        return math.nan
+    if any(np.isinf(g).any() for g in grads):
+        return math.inf
+    scale = max(float(np.max(np.abs(g), initial=0.0)) for g in grads)
+    if scale == 0:
+        return 0.0
+    with np.errstate(over="ignore"):
+        return scale * math.sqrt(sum(float(np.sum(np.square(g / scale))) for g in grads))
 
 
 def _diverged(hist: History, params: Sequence[Value], optimizer: Any, epoch: int, step: int,
               what: str) -> None:
     lr = float(optimizer.lr)
+    kept = [np.array(p.data) for p in params]
+    if step == 0:
+        raise DivergenceError(
+            f"training cannot start: the {what} at the start, before any update. The data "
+            "or the starting parameters give a loss or gradient that is not finite: check "
+            "the data for NaN, inf or huge values and the loss for log(0) or a division by "
+            "zero (the learning rate is not the cause); the parameters are unchanged "
+            "(also in .params)",
+            hist, kept, epoch=epoch + 1, step=1,
+        )
     raise DivergenceError(
         f"training diverged at epoch {epoch + 1}, step {step + 1}: the {what}. "
         f"Try a smaller learning rate (now lr={lr:g}, e.g. lr={lr / 10:g}); the parameters "
         "are left at their values before this step (also in .params)",
-        hist, [np.array(p.data) for p in params],
+        hist, kept, epoch=epoch + 1, step=step + 1,
     )

@@ -17,6 +17,7 @@ import pytest
 import microgd as mg
 from microgd.cli import (
     CommandError,
+    build_parser,
     main,
     parse_bounds,
     parse_point,
@@ -332,6 +333,19 @@ BAD_INPUT = [
     (["train", "--csv", "data.csv", "--target", "y", "--loss", "bce"], "needs a 0/1 target"),
     (["train", "--csv", "data.csv", "--target", "y", "--hidden", "4,x"], "--hidden"),
     (["train", "--csv", "data.csv", "--target", "y", "--lr", "-1"], "--lr must be a positive"),
+    (["train", "--csv", "data.csv", "--target", "y", "--batch-size", "3"],
+     "--batch-size 3 is more than the 2 rows of data.csv; use --batch-size 2 or less"),
+    (["train", "--csv", "data.csv", "--target", "y", "--out", "data.csv"],
+     "--out data.csv: exists and is not a directory"),
+    (["train", "--csv", "data.csv", "--target", "y", "--out", "data.csv/run"],
+     "--out data.csv/run: 'data.csv' is a file, not a directory"),
+    (["train", "--csv", "data.csv", "--target", "y", "--hidden", "100000,100000"],
+     "a model of 10,000,500,001 parameters is more than the limit of 100,000,000"),
+    (["classify", "x**2", "--at", "0", "--tol", "-1"], "--tol must be a positive number, got -1"),
+    (["classify", "x**2", "--at", "0", "--tol", "0"], "--tol must be a positive number, got 0"),
+    (["classify", "x**2", "--at", "0", "--tol", "nan"], "--tol must be a positive number"),
+    (["demo", "--out", "data.csv"], "--out data.csv: exists and is not a directory"),
+    (["demo", "--out", "data.csv/pictures"], "'data.csv' is a file, not a directory"),
 ]
 
 
@@ -405,3 +419,130 @@ def test_read_csv_skips_blank_lines_and_checks_the_shape(tmp_path: Path) -> None
     empty.write_text("")
     with pytest.raises(CommandError, match="empty"):
         read_csv(empty)
+
+
+# ---- the command line's rough edges --------------------------------------------------------
+
+
+def test_train_on_a_csv_shorter_than_a_batch(tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    csv_file = tmp_path / "five.csv"
+    _write_linear_csv(csv_file, rows=5)
+    assert main(["train", "--csv", str(csv_file), "--target", "target", "--epochs", "3",
+                 "--json"]) == 0, capsys.readouterr().err
+    data = json.loads(capsys.readouterr().out)
+    assert data["rows"] == 5 and data["batch_size"] == 5 and len(data["epoch_loss"]) == 3
+
+
+def test_a_byte_order_mark_is_not_part_of_the_header(tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    csv_file = tmp_path / "bom.csv"
+    csv_file.write_bytes("a,b,y\n1,2,3\n4,5,6.5\n".encode("utf-8-sig"))
+    assert csv_file.read_bytes()[:3] == b"\xef\xbb\xbf"
+    header, data = read_csv(csv_file)
+    assert header == ["a", "b", "y"] and data.tolist() == [[1, 2, 3], [4, 5, 6.5]]
+    assert main(["train", "--csv", str(csv_file), "--target", "a", "--epochs", "2",
+                 "--hidden", "", "--json"]) == 0, capsys.readouterr().err
+    assert json.loads(capsys.readouterr().out)["features"] == ["b", "y"]
+
+
+def test_out_that_cannot_be_written_is_refused_before_training(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    csv_file = tmp_path / "data.csv"
+    _write_linear_csv(csv_file, rows=8)
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    real_access = os.access
+
+    def access(path: object, mode: int, **kw: object) -> bool:
+        # A directory we may not write into (root may write anywhere, so chmod cannot show it).
+        if Path(os.fsdecode(path)) == locked:  # type: ignore[arg-type]
+            return False
+        return real_access(path, mode, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "access", access)
+    for out, message in ((locked, "the directory is not writable"),
+                         (locked / "run" / "1", f"{str(locked)!r}, where it would be made, is "
+                                                "not writable")):
+        assert main(["train", "--csv", str(csv_file), "--target", "target",
+                     "--out", str(out)]) == 2
+        captured = capsys.readouterr()
+        assert captured.out == ""  # nothing trained, not even the first log line
+        assert captured.err == f"microgd: error: --out {out}: {message}\n"
+    assert list(locked.iterdir()) == []
+
+
+@pytest.mark.skipif(os.name == "nt" or os.geteuid() == 0,
+                    reason="needs POSIX permissions, which root ignores")
+def test_out_in_a_read_only_directory_is_refused(tmp_path: Path) -> None:
+    csv_file = tmp_path / "data.csv"
+    _write_linear_csv(csv_file, rows=8)
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o555)
+    try:
+        proc = run_cli("train", "--csv", str(csv_file), "--target", "target",
+                       "--out", str(locked / "run"))
+    finally:
+        locked.chmod(0o755)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert "not writable" in proc.stderr
+
+
+def test_out_is_made_only_when_training_succeeds(tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    csv_file = tmp_path / "data.csv"
+    _write_linear_csv(csv_file)
+    out = tmp_path / "runs" / "bad"
+    assert main(["train", "--csv", str(csv_file), "--target", "target", "--optimizer", "gd",
+                 "--lr", "100", "--epochs", "50", "--out", str(out)]) == 1
+    assert not (tmp_path / "runs").exists()
+    capsys.readouterr()
+    good = tmp_path / "runs" / "good"
+    assert main(["train", "--csv", str(csv_file), "--target", "target", "--epochs", "2",
+                 "--out", str(good)]) == 0
+    assert (good / "history.json").is_file()
+
+
+def test_a_loss_not_finite_at_the_start_is_blamed_on_the_data(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    csv_file = tmp_path / "huge.csv"
+    csv_file.write_text("a,y\n1e200,3\n4,5\n")
+    assert main(["train", "--csv", str(csv_file), "--target", "y", "--hidden", ""]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("microgd: error: training cannot start: "
+                                                   "the loss is inf at the start")
+    assert f"the data in {csv_file} gives a loss or gradient that is not finite" in err
+    assert "--lr" not in err and "learning rate" not in err
+
+
+def test_demo_refuses_a_bad_out_before_running(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("")
+    proc = run_cli("demo", "--out", "file", cwd=tmp_path)
+    assert proc.returncode == 2 and proc.stdout == ""  # not one line of the walk-through
+    assert proc.stderr == "microgd: error: --out file: exists and is not a directory\n"
+
+
+def test_quick_start_installs_the_plot_extra_and_git_ignores_the_demo_folder() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    quick = readme.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    first = quick.split("```bash", 1)[1].split("```", 1)[0].strip()
+    assert first == 'pip install -e ".[plot]" && microgd demo'
+    default = build_parser().parse_args(["demo"]).out
+    assert default == "microgd-demo" and f"`{default}/`" in quick
+    ignored = (ROOT / ".gitignore").read_text(encoding="utf-8").splitlines()
+    assert f"{default}/" in ignored
+    if shutil.which("git") and (ROOT / ".git").exists():
+        probe = f"{default}/loss_curves.png"
+        done = subprocess.run(["git", "check-ignore", "-q", probe], cwd=ROOT, check=False)
+        assert done.returncode == 0, f"git does not ignore {probe}"
+
+
+def test_json_output_writes_infinities_as_strings(tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "g.dot"
+    assert main(["graph", "1/x", "--at", "0", "-o", str(out), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out, parse_constant=pytest.fail)  # strict JSON
+    assert data["value"] == "Infinity" and data["gradient"] == ["-Infinity"]

@@ -1,8 +1,15 @@
 """fit, History, DivergenceError and checkpoints, on the course toy and small models."""
 
+import importlib
+import inspect
 import json
 import math
 import os
+import signal
+import stat
+import subprocess
+import sys
+import tracemalloc
 
 import numpy as np
 import pytest
@@ -10,6 +17,9 @@ import pytest
 import microgd as mg
 from microgd import nn, optim
 from microgd.testing import check_grads
+from microgd.train import PATH_MAX_BYTES, PATH_ROWS, _path_cap
+
+train_module = importlib.import_module("microgd.train")
 
 X = np.array([1.0, 2.0, 3.0])
 Y = np.array([2.0, 4.0, 6.0])
@@ -108,8 +118,8 @@ def test_callbacks_stop_and_record_path():
     hist = mg.fit(toy_loss(w), [w], (X, Y), optim.GD([w], lr=0.01), epochs=10,
                   callbacks=[cb], record_path=True)
     assert seen == [0, 1, 2] and len(hist.epoch_loss) == 3
-    assert hist.path[0] == [1.0] and hist.path_steps == [0, 1, 2, 3]
-    assert hist.path[-1] == [w.item()]
+    assert hist.path[0].tolist() == [1.0] and hist.path_steps == [0, 1, 2, 3]
+    assert hist.path[-1].tolist() == [w.item()]
 
 
 def test_record_path_is_bounded():
@@ -119,6 +129,253 @@ def test_record_path_is_bounded():
     assert len(hist.path) <= 17
     assert hist.path_steps[0] == 0 and hist.path_steps == sorted(hist.path_steps)
     assert hist.path_steps[-1] >= 90
+
+
+def _mlp_problem(seed=0, rows=16, dtype=np.float64):
+    rng = np.random.default_rng(seed)
+    Xm = rng.standard_normal((rows, 4)).astype(dtype)
+    ym = rng.standard_normal(rows).astype(dtype)
+    model = nn.MLP(4, [64, 64, 1], activation="tanh", seed=seed, dtype=dtype)
+    return model, (Xm, ym), lambda xb, yb: nn.mse(model(xb)[:, 0], yb)
+
+
+def test_path_rows_are_float64_arrays_of_the_parameters_after_each_step():
+    model, data, loss = _mlp_problem()
+    params = model.parameters()
+    n = sum(p.size for p in params)
+    after = []  # full batch: one step per epoch, so a callback sees every step's result
+
+    def snapshot(hist, epoch):
+        after.append(np.concatenate([p.data.ravel() for p in params]))
+
+    start = np.concatenate([p.data.ravel() for p in params])
+    hist = mg.fit(loss, params, data, optim.SGD(params, lr=0.05), epochs=5,
+                  callbacks=[snapshot], record_path=True)
+    assert hist.path_steps == [0, 1, 2, 3, 4, 5]
+    assert all(type(r) is np.ndarray and r.dtype == np.float64 and r.shape == (n,)
+               for r in hist.path)
+    np.testing.assert_array_equal(np.array(hist.path), np.array([start, *after]))
+    # rows are copies: training on does not change what was recorded
+    kept = hist.path[-1].copy()
+    mg.fit(loss, params, data, optim.SGD(params, lr=0.05), epochs=1)
+    np.testing.assert_array_equal(hist.path[-1], kept)
+
+
+def test_path_memory_is_bounded_by_path_max_bytes_on_a_real_model():
+    model, data, loss = _mlp_problem()
+    params = model.parameters()
+    n = sum(p.size for p in params)
+    assert n == 4545
+    budget = 2**20
+    rows = budget // (8 * n)  # 28
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        hist = mg.fit(loss, params, data, optim.SGD(params, lr=0.01), epochs=200,
+                      record_path=True, path_max_bytes=budget)
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert rows // 2 < len(hist.path) <= rows
+    assert sum(r.nbytes for r in hist.path) <= budget
+    # Everything fit left alive is the history: the path plus 3 x 200 floats. As Python
+    # float lists the rows alone would take 4x the budget.
+    assert held < budget + 100_000, held
+    # thinned to every stride-th step, evenly, from the start on
+    stride = hist.path_steps[1]
+    assert hist.path_steps == list(range(0, 201, stride))[:len(hist.path_steps)]
+    assert hist.path_steps[-1] > 200 - stride
+
+    # the kept rows are exactly the rows an unthinned recording has at those steps
+    model2, data2, loss2 = _mlp_problem()
+    full = mg.fit(loss2, model2.parameters(), data2, optim.SGD(model2.parameters(), lr=0.01),
+                  epochs=200, record_path=1000, path_max_bytes=None)
+    assert full.path_steps == list(range(201))
+    np.testing.assert_array_equal(np.array(hist.path),
+                                  np.array(full.path)[hist.path_steps])
+
+
+def test_histories_compare_equal_by_value():
+    def run():
+        model, data, loss = _mlp_problem()
+        ps = model.parameters()
+        return mg.fit(loss, ps, data, optim.SGD(ps, lr=0.01), epochs=3, record_path=True)
+
+    a, b = run(), run()
+    assert a == b
+    b.path[1] = b.path[1] + 1e-12
+    assert a != b
+    assert a != mg.History() and a != "history"
+
+
+def test_default_path_limit_is_256_mib():
+    assert PATH_MAX_BYTES == 256 * 2**20 and PATH_ROWS == 10_000
+    assert inspect.signature(mg.fit).parameters["path_max_bytes"].default == PATH_MAX_BYTES
+    # the issue's model: 4,865 parameters keep 6,897 rows (256 MiB), not 10,000 (371 MiB)
+    assert _path_cap(True, PATH_MAX_BYTES, 4865) == 6897
+    assert _path_cap(True, PATH_MAX_BYTES, 2) == 10_000
+    assert _path_cap(50_000, None, 4865) == 50_000
+    assert _path_cap(False, PATH_MAX_BYTES, 4865) == 0
+
+
+def test_record_path_bad_input_is_refused_before_training():
+    w = mg.Value(np.ones(100))
+    opt = optim.GD([w], lr=0.1)
+    loss = lambda xb, yb: (w ** 2).sum()  # noqa: E731
+    cases = [
+        ({"record_path": -1}, "record_path must be True, False or a number"),
+        ({"record_path": "yes"}, "record_path must be"),
+        ({"record_path": True, "path_max_bytes": 0}, "path_max_bytes must be a positive"),
+        ({"record_path": True, "path_max_bytes": 1000},
+         r"one row of the path is 800 bytes \(100 parameters\), so path_max_bytes=1,000 "
+         "holds fewer than 2 rows"),
+    ]
+    for kwargs, message in cases:
+        with pytest.raises(ValueError, match=message):
+            mg.fit(loss, [w], (X, Y), opt, epochs=3, **kwargs)
+        assert np.array_equal(w.data, np.ones(100)) and w.grad is None
+
+
+def test_history_save_load_keeps_inf_and_nan_in_series_and_path(tmp_path):
+    inf, nan = math.inf, math.nan
+    hist = mg.History(step_loss=[1.0, inf], epoch_loss=[-inf], grad_norm=[nan, 2.5],
+                      lr=[0.1, 0.1], path=[np.array([1.0, inf]), np.array([-inf, nan])],
+                      path_steps=[0, 1])
+    path = tmp_path / "h.json"
+    hist.save(path)
+
+    def refuse(token):
+        raise AssertionError(f"non-standard JSON token {token}")
+
+    raw = json.loads(path.read_text(), parse_constant=refuse)  # strict JSON
+    assert raw["step_loss"] == [1.0, "Infinity"] and raw["grad_norm"] == [None, 2.5]
+    back = mg.History.load(path)
+    assert back.step_loss == [1.0, inf] and back.epoch_loss == [-inf]
+    assert math.isnan(back.grad_norm[0]) and back.grad_norm[1] == 2.5
+    assert back.path[0].tolist() == [1.0, inf]
+    assert back.path[1][0] == -inf and math.isnan(back.path[1][1])
+    assert back.path_steps == [0, 1]
+
+
+def test_history_load_reads_old_files_and_refuses_bad_ones(tmp_path):
+    old = tmp_path / "old.json"  # written before: every non-finite number as null
+    old.write_text('{"step_loss": [1.0, null], "epoch_loss": [], "grad_norm": [], "lr": [],'
+                   ' "path": [[1.0, 2.0]], "path_steps": [0]}')
+    back = mg.History.load(old)
+    assert back.step_loss[0] == 1.0 and math.isnan(back.step_loss[1])
+    assert back.path[0].tolist() == [1.0, 2.0] and back.path_steps == [0]
+    bad = {
+        '{"step_loss": "x"}': "'step_loss' is not a list",
+        '{"step_loss": ["abc"]}': "'step_loss': 'abc' is not a number",
+        '{"path": [[1.0], [1.0, 2.0]], "path_steps": [0, 1]}': "differ in length",
+        '{"path": [[1.0]], "path_steps": [0, 1]}': "1 path rows but 2 path_steps",
+        '{"path": [[1.0]], "path_steps": [0.5]}': "'path_steps' must hold integers",
+        "[1, 2]": "does not hold a history",
+        "{nope": "is not JSON",
+    }
+    for text, message in bad.items():
+        old.write_text(text)
+        with pytest.raises(ValueError, match=message):
+            mg.History.load(old)
+
+
+def test_history_save_gets_the_usual_permissions(tmp_path):
+    mask = os.umask(0o022)
+    try:
+        mg.History(step_loss=[1.0]).save(tmp_path / "h.json")
+    finally:
+        os.umask(mask)
+    assert stat.S_IMODE((tmp_path / "h.json").stat().st_mode) == 0o644
+    assert os.listdir(tmp_path) == ["h.json"]
+
+
+def test_loss_not_finite_at_the_start_blames_the_data_not_the_learning_rate():
+    w = mg.Value(1.0)
+    with np.errstate(all="ignore"), pytest.raises(mg.DivergenceError) as info:
+        mg.fit(toy_loss(w), [w], (np.array([1.0, np.inf, 3.0]), Y),
+               optim.GD([w], lr=0.01), epochs=3)
+    err = info.value
+    message = str(err)
+    assert "the loss is inf at the start, before any update" in message
+    assert "the learning rate is not the cause" in message and "check the data" in message
+    assert "smaller learning rate" not in message
+    assert (err.epoch, err.step) == (1, 1) and err.history.step_loss == []
+    assert w.item() == 1.0 and err.params[0].item() == 1.0
+    # a gradient that is not finite at the start is the same story
+    v = mg.Value(0.0)
+    with np.errstate(all="ignore"), pytest.raises(mg.DivergenceError,
+                                                  match="gradient norm is inf at the start"):
+        mg.fit(lambda xb, yb: v.sqrt(), [v], (X, Y), optim.GD([v], lr=0.01), epochs=3)
+
+
+def test_later_divergence_reports_its_step():
+    w = mg.Value(1.0)
+    with pytest.raises(mg.DivergenceError, match="smaller learning rate") as info:
+        mg.fit(toy_loss(w), [w], (X, Y), optim.GD([w], lr=1.0), epochs=100)
+    err = info.value
+    assert err.step == len(err.history.step_loss) + 1 > 1 and err.epoch == err.step
+
+
+def test_huge_but_finite_gradient_is_recorded_not_called_divergence():
+    # Squaring 1e200 overflows; the norm does not.
+    w = mg.Value([1.0, 1.0])
+    hist = mg.fit(lambda xb, yb: (w * 1e200).sum(), [w], (X, Y), optim.GD([w], lr=1e-220),
+                  epochs=2)
+    assert hist.grad_norm == pytest.approx([math.sqrt(2) * 1e200] * 2, rel=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_grad_norm_is_the_norm_over_all_parameters(dtype):
+    model, data, loss = _mlp_problem(seed=1, dtype=dtype)
+    params = model.parameters()
+    loss(*data).backward()
+    want = np.linalg.norm(np.concatenate([p.grad.astype(np.float64).ravel() for p in params]))
+    model.zero_grad()
+    hist = mg.fit(loss, params, data, optim.SGD(params, lr=0.01), epochs=1)
+    assert hist.grad_norm[0] == pytest.approx(want, rel=1e-13 if dtype == np.float64 else 1e-5)
+
+
+def test_every_callback_runs_even_when_one_stops_training():
+    w = mg.Value(1.0)
+    calls = []
+
+    def stop(hist, epoch):
+        calls.append(("stop", epoch))
+        return epoch == 1
+
+    def log(hist, epoch):
+        calls.append(("log", epoch, len(hist.epoch_loss)))
+
+    hist = mg.fit(toy_loss(w), [w], (X, Y), optim.GD([w], lr=0.01), epochs=5,
+                  callbacks=[stop, log])
+    assert calls == [("stop", 0), ("log", 0, 1), ("stop", 1), ("log", 1, 2)]
+    assert len(hist.epoch_loss) == 2
+
+
+def test_progress_bar_counts_every_step_and_redraws_sparingly(monkeypatch):
+    class Bar:
+        def __init__(self):
+            self.n, self.updates, self.postfix, self.closed = 0, 0, None, False
+
+        def update(self, k):
+            self.n += k
+            self.updates += 1
+
+        def set_postfix(self, refresh=True, **kw):
+            self.postfix = kw
+
+        def close(self):
+            self.closed = True
+
+    bars = []
+    monkeypatch.setattr(train_module, "_progress_bar",
+                        lambda enabled, total: bars.append(Bar()) or bars[-1])
+    w = mg.Value(1.0)
+    mg.fit(toy_loss(w), [w], (X, Y), optim.SGD([w], lr=1e-4), epochs=1001, batch_size=1,
+           progress=True)
+    bar = bars[0]
+    assert bar.n == 3003 and bar.closed
+    assert bar.updates <= 1002 and bar.postfix["loss"]
 
 
 def test_smoothed_is_bias_corrected_ema():
@@ -143,8 +400,10 @@ def test_history_json_round_trip(tmp_path):
     hist.save(path)
     json.loads(path.read_text())  # plain JSON
     back = mg.History.load(path)
-    assert back.step_loss == hist.step_loss and back.path == hist.path
-    assert back.path_steps == hist.path_steps
+    assert back.step_loss == hist.step_loss and back.path_steps == hist.path_steps
+    assert len(back.path) == len(hist.path) == 7
+    assert all(a.dtype == np.float64 and np.array_equal(a, b)
+               for a, b in zip(back.path, hist.path, strict=True))
     assert math.isnan(back.grad_norm[-1]) and back.grad_norm[:-1] == hist.grad_norm[:-1]
 
 
@@ -320,3 +579,50 @@ def test_interrupted_save_keeps_previous_checkpoint(tmp_path, monkeypatch):
     assert os.listdir(tmp_path) == ["ck.npz"]  # no temporary file left behind
     mg.load_checkpoint(path, [w])
     assert w.data.tolist() == [1.0, 2.0]
+
+
+def test_checkpoint_gets_the_usual_permissions(tmp_path):
+    w = mg.Value([1.0, 2.0])
+    for umask, mode in ((0o022, 0o644), (0o077, 0o600)):
+        path = tmp_path / f"ck-{umask:o}.npz"
+        old = os.umask(umask)
+        try:
+            mg.save_checkpoint(path, [w])
+        finally:
+            os.umask(old)
+        assert stat.S_IMODE(path.stat().st_mode) == mode
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
+def test_the_next_save_removes_what_a_killed_save_left(tmp_path):
+    path = tmp_path / "ck.npz"
+    w = mg.Value(np.array([1.0, 2.0]))
+    mg.save_checkpoint(path, [w])
+    good = path.read_bytes()
+    # A save killed halfway: some bytes reach the temporary file, then the process dies
+    # without running any clean-up.
+    script = (
+        "import os, signal, sys\n"
+        "import numpy as np\n"
+        "import microgd as mg\n"
+        "def die(fh, **arrays):\n"
+        "    fh.write(b'PK half a zip file'); fh.flush()\n"
+        "    os.kill(os.getpid(), signal.SIGKILL)\n"
+        "np.savez = die\n"
+        "mg.save_checkpoint(sys.argv[1], [mg.Value(np.zeros(2))])\n"
+    )
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [root,
+                                                                    os.environ.get("PYTHONPATH")])))
+    proc = subprocess.run([sys.executable, "-c", script, str(path)], env=env, timeout=60,
+                          capture_output=True, check=False)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    left = sorted(n for n in os.listdir(tmp_path) if n != "ck.npz")
+    assert len(left) == 1 and left[0].startswith(".ck.npz.tmp-"), left
+    assert path.read_bytes() == good  # the killed save did not touch the checkpoint
+    w.assign([3.0, 4.0])
+    mg.save_checkpoint(path, [w])
+    assert os.listdir(tmp_path) == ["ck.npz"]
+    w.assign([0.0, 0.0])
+    mg.load_checkpoint(path, [w])
+    assert w.data.tolist() == [3.0, 4.0]

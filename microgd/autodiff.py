@@ -37,6 +37,24 @@ class _Mode(threading.local):
 
 
 _mode = _Mode()
+_DEFAULTS = {"grad_enabled": True, "anomaly": False}
+
+# How many (thread, field) pairs are away from their default right now.  While it
+# is 0, record() knows the mode without reading the thread-local (~100 ns a read,
+# twice per op: a third of a scalar op's cost).
+_overrides = 0
+_overrides_lock = threading.Lock()
+
+
+def _set_mode(field: str, value: bool) -> bool:
+    """Set one field of this thread's mode and return its previous value."""
+    global _overrides
+    with _overrides_lock:
+        prev = getattr(_mode, field)
+        setattr(_mode, field, value)
+        default = _DEFAULTS[field]
+        _overrides += (value != default) - (prev != default)
+    return prev
 
 
 def is_grad_enabled() -> bool:
@@ -54,12 +72,11 @@ class _SetMode(contextlib.ContextDecorator):
         self._saved: list[bool] = []  # a stack, so one instance may be re-entered
 
     def __enter__(self) -> _SetMode:
-        self._saved.append(getattr(_mode, self._field))
-        setattr(_mode, self._field, self._value)
+        self._saved.append(_set_mode(self._field, self._value))
         return self
 
     def __exit__(self, *exc: object) -> None:
-        setattr(_mode, self._field, self._saved.pop())
+        _set_mode(self._field, self._saved.pop())
 
 
 class no_grad(_SetMode):
@@ -216,49 +233,55 @@ def _as_data(out: Any) -> Any:
 def record(prim: Primitive, args: tuple, params: dict = _NO_PARAMS) -> Value:
     """Run ``prim`` on the data of ``args`` and return its output as a Value node.
 
-    The node keeps ``args`` and the sum of their versions: a backward pass
-    reads the inputs' data again, and the versions tell it whether any of them
-    was changed in place since (then it raises rather than mix old and new).
+    The node keeps ``args`` (for a ``create_graph`` backward, which needs the
+    Values), their data at this moment (for a first-order backward, which needs
+    arrays) and the sum of their versions: a backward pass checks that sum
+    again, so an input changed in place since is an error, never a silent mix
+    of old and new numbers.
     """
     raw = []
     needs_grad = False
     version = 0
-    converted = False
     for a in args:
-        if isinstance(a, Value):
+        t = type(a)
+        if t in _PLAIN:
+            raw.append(a)
+        elif t is Value or isinstance(a, Value):
             raw.append(a._data)
             version += a._version
             if a.requires_grad:
                 needs_grad = True
-        elif type(a) in _PLAIN:
-            raw.append(a)
         else:
             raw.append(_constant(prim, a))
-            converted = True
     try:
-        out = prim.forward(*raw, **params)
+        out = prim.forward(*raw, **params) if params else prim.forward(*raw)
     except (ValueError, TypeError, IndexError) as exc:
         raise _shape_error(prim, tuple(raw), params, exc) from None
-    if _mode.anomaly and not _all_finite(out):
-        bad_in = not all(_all_finite(r) for r in raw)
-        why = " (its inputs already contained nan/inf)" if bad_in else ""
-        raise AnomalyError(f"{prim.name}: forward produced nan/inf{why}")
+    if _overrides:
+        grad_enabled = _mode.grad_enabled
+        if _mode.anomaly and not _all_finite(out):
+            bad_in = not all(_all_finite(r) for r in raw)
+            why = " (its inputs already contained nan/inf)" if bad_in else ""
+            raise AnomalyError(f"{prim.name}: forward produced nan/inf{why}")
+    else:
+        grad_enabled = True
     node = Value.__new__(Value)
-    node._data = out if type(out) is np.ndarray and out.ndim else _as_data(out)
+    t = type(out)
+    # 0-d results are held as NumPy scalars: their arithmetic is ~5x faster than 0-d arrays'.
+    node._data = out if (t is np.ndarray and out.ndim) or t is np.float64 or t is np.float32 \
+        else _as_data(out)
     node.grad = node._g = node._mark = None
     node._version = 0
-    if needs_grad and _mode.grad_enabled:
+    if needs_grad and grad_enabled:
         node.requires_grad = True
         node._prim = prim
-        # Constants given as lists are kept as the arrays the forward saw.
-        node._args = tuple(r if type(r) is np.ndarray and type(a) is not np.ndarray
-                           and not isinstance(a, Value) else a
-                           for a, r in zip(args, raw, strict=True)) if converted else args
+        node._args = args
+        node._raw = tuple(raw)  # a tuple of arrays: the cyclic GC stops tracking it
         node._params = params or _NO_PARAMS
         node._saved = version
     else:
         node.requires_grad = False
-        node._prim = node._args = node._params = node._saved = None
+        node._prim = node._args = node._raw = node._params = node._saved = None
     return node
 
 
@@ -297,7 +320,9 @@ def nodes(roots: list[Value]) -> list[Value]:
     the stack a second time, after all its parents were pushed and emitted.
     Visits are marked on the nodes (two fresh tokens per pass) rather than in a
     set: with millions of nodes, a set of ids no longer fits in cache.
-    Raises ``RuntimeError`` when a node was freed by an earlier backward.
+    Raises ``RuntimeError`` when a node was freed by an earlier backward, or
+    when a node's inputs (or the node itself) changed in place since it was
+    recorded: the sums of versions differ.
     """
     entered, emitted = object(), object()
     order: list[Value] = []
@@ -317,12 +342,16 @@ def nodes(roots: list[Value]) -> list[Value]:
         args = node._args
         if args is None:
             continue
-        if node._saved is None:
+        if node._raw is None:
             raise _freed(node)
+        version = node._version
         for a in args:
-            if isinstance(a, Value) and a.requires_grad and a._mark is not entered \
-                    and a._mark is not emitted:
-                stack.append(a)
+            if isinstance(a, Value):
+                version += a._version
+                if a.requires_grad and a._mark is not entered and a._mark is not emitted:
+                    stack.append(a)
+        if version != node._saved:
+            raise _modified(node)
     return order
 
 
@@ -359,8 +388,7 @@ def backprop(
     relevant = None if wrt is None else _relevant(order, wrt)
     result: dict[Value, Any] = {}
     anomaly = _mode.anomaly
-    saved_mode = _mode.grad_enabled
-    _mode.grad_enabled = create_graph
+    saved_mode = _set_mode("grad_enabled", create_graph)
     try:
         for node in reversed(order):
             g = node._g
@@ -376,27 +404,15 @@ def backprop(
                 result[node] = g
             if prim is None:
                 continue
-            # A recorded node has _args, _params and _saved (nodes() checked it was not freed).
+            # A recorded node has _args, _raw and _params; nodes() checked that none of
+            # its inputs changed since, so _raw is their data and the Values hold it too.
             node_args: tuple = node._args  # type: ignore[assignment]
-            version = node._version
             args: Any
             ans: Any
             if create_graph:
                 ans, args = node, node_args
-                for a in node_args:
-                    if isinstance(a, Value):
-                        version += a._version
             else:
-                ans = node._data
-                args = []
-                for a in node_args:
-                    if isinstance(a, Value):
-                        version += a._version
-                        args.append(a._data)
-                    else:
-                        args.append(a)
-            if version != node._saved:
-                raise _modified(node)
+                ans, args = node._data, node._raw
             params: dict = node._params  # type: ignore[assignment]
             vjps, vjp_any = prim.vjps, prim.vjp_any
             for i, p in enumerate(node_args):
@@ -419,13 +435,13 @@ def backprop(
             node._g = None
         raise
     finally:
-        _mode.grad_enabled = saved_mode
+        _set_mode("grad_enabled", saved_mode)
     if not retain_graph:
-        # Mark the graph freed; keep its structure (op and inputs) so it can still
-        # be drawn, and a second backward can say what happened.
+        # Drop the saved input data; keep the structure (op and inputs) so the
+        # graph can still be drawn, and a second backward can say what happened.
         for node in order:
             if node._prim is not None:
-                node._saved = None
+                node._raw = None
     return result
 
 

@@ -68,8 +68,8 @@ class Value:
 
     # The slots are set in three places: __init__, detach and autodiff.record.
     # _g and _mark are scratch space of a backward pass (pending gradient, visit mark).
-    __slots__ = ("_data", "grad", "requires_grad", "_version", "_prim", "_args", "_params",
-                 "_saved", "_g", "_mark", "__weakref__")
+    __slots__ = ("_data", "grad", "requires_grad", "_version", "_prim", "_args", "_raw",
+                 "_params", "_saved", "_g", "_mark", "__weakref__")
     __array_priority__ = 1000.0
 
     _data: Any  # an ndarray, or a NumPy scalar for 0-d data
@@ -79,8 +79,9 @@ class Value:
     # Set together by autodiff.record for a node computed from Values that require grad.
     _prim: Primitive | None
     _args: tuple[Any, ...] | None  # the inputs: Values, arrays, numbers
+    _raw: tuple[Any, ...] | None  # their data at record time; None once a backward freed it
     _params: dict[str, Any] | None
-    _saved: int | None  # the inputs' versions summed at record time; None once freed
+    _saved: int | None  # the inputs' versions summed at record time
     _g: Any  # an array, or a Value under create_graph
     _mark: object
 
@@ -90,7 +91,7 @@ class Value:
         self.requires_grad = bool(requires_grad)
         self._version = 0
         self._prim = None
-        self._args = self._params = self._saved = self._g = self._mark = None
+        self._args = self._raw = self._params = self._saved = self._g = self._mark = None
 
     @property
     def data(self) -> Any:
@@ -291,7 +292,7 @@ class Value:
         out.requires_grad = False
         out._version = 0
         out._prim = None
-        out._args = out._params = out._saved = out._g = out._mark = None
+        out._args = out._raw = out._params = out._saved = out._g = out._mark = None
         return out
 
     # ---- operators -----------------------------------------------------------

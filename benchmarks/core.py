@@ -156,6 +156,11 @@ def interleave(
     return times
 
 
+def min_rounds(quick: bool) -> int:
+    """Rounds made even past the time budget: fewer with --quick, which only has to run."""
+    return 3 if quick else 5
+
+
 def paired(times: dict[str, list[float]], name: str, floor: str) -> float:
     """Median over rounds of the ratio within a round (robust to slow phases of the machine)."""
     return med([a / b for a, b in zip(times[name], times[floor], strict=True)])
@@ -505,7 +510,7 @@ def _contenders_mlp(dtype: Any, rule: str) -> tuple[dict[str, Callable], dict[st
     return steps, weights
 
 
-def _tolerance(dtype: Any) -> dict[str, float]:
+def _tolerance(dtype: Any) -> dict[str, Any]:
     return ({"rtol": 2e-4, "atol": 1e-6} if np.dtype(dtype) == np.float32
             else {"rtol": 1e-9, "atol": 1e-12})
 
@@ -520,7 +525,7 @@ def _check_against_floor(steps: dict[str, Callable], weights: dict[str, Callable
     """
     name = np.dtype(dtype).name
     tol = _tolerance(dtype)
-    wtol = {**tol, "atol": max(tol["atol"], weight_atol)}
+    wtol: dict[str, Any] = {**tol, "atol": max(tol["atol"], weight_atol)}
     losses = {k: [fn() for _ in range(n_steps)] for k, fn in steps.items()}
     ref = weights[floor]()
     for k in steps:
@@ -574,7 +579,7 @@ def bench_mlp(quick: bool) -> None:
             steps, _ = _contenders_mlp(dtype, rule)
             bg = Background()
             times = interleave(steps, repeats=25 if quick else 150, warmup=3,
-                               budget=8 if quick else 60)
+                               budget=8 if quick else 60, min_repeats=min_rounds(quick))
             bg.stop()
             print(f"  [{name} {rule}]")
             print_times(times, floor)
@@ -861,7 +866,7 @@ def bench_demo(quick: bool) -> None:
     times = interleave({"micrograd": micrograd_step, "microgd scalar": scalar_step,
                         "microgd vectorized": vector_step},
                        repeats=9 if quick else 41, warmup=1, lead_in=0.0,
-                       budget=10 if quick else 60)
+                       budget=10 if quick else 60, min_repeats=min_rounds(quick))
     bg.stop()
     print_times(times, "micrograd", label="vs micro")
     print(bg.report())
@@ -971,8 +976,8 @@ def bench_fit(quick: bool) -> None:
         fns, _ = _fit_contenders(arrays, X, Y)
         bg = Background()
         base = "bare loop (optim.SGD)"
-        times = interleave(fns, repeats=25 if quick else 101, warmup=2,
-                           budget=6 if quick else 40)
+        times = interleave(fns, repeats=25 if quick else 101, warmup=1,
+                           budget=6 if quick else 40, min_repeats=min_rounds(quick))
         bg.stop()
         print(f"  [{name}] (times per epoch of {FIT_BATCHES} steps)")
         print_times(times, base, label="vs bare")
@@ -1017,7 +1022,7 @@ def toy_microgd_gd() -> float:
     w = mg.Value(TOY_W0)
     opt = optim.GD([w], lr=TOY_LR)
     for _ in range(TOY_EPOCHS):
-        cost = 0
+        cost: Any = 0
         for x, y in zip(TOY_X, TOY_Y, strict=True):
             cost = cost + (x * w - y) ** 2
         cost = cost / len(TOY_X)
@@ -1051,7 +1056,7 @@ def toy_fit(per_sample: bool) -> float:
 def toy_micrograd_gd() -> float:
     w = micrograd_engine.Value(TOY_W0)
     for _ in range(TOY_EPOCHS):
-        cost = 0
+        cost: Any = 0
         for x, y in zip(TOY_X, TOY_Y, strict=True):
             cost = cost + (x * w - y) ** 2
         cost = cost / len(TOY_X)
@@ -1097,7 +1102,7 @@ def bench_toy(quick: bool) -> None:
         return
     bg = Background()
     times = interleave(contenders, repeats=25 if quick else 101, warmup=2,
-                       budget=6 if quick else 30)
+                       budget=6 if quick else 30, min_repeats=min_rounds(quick))
     bg.stop()
     RESULTS["toy"] = {}
     for rule in ("GD", "SGD"):

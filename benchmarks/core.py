@@ -2,21 +2,30 @@
 
 Usage::
 
-    python benchmarks/core.py            # full run, a few minutes
-    python benchmarks/core.py --quick    # under a minute
+    python benchmarks/core.py            # full run, about ten minutes
+    python benchmarks/core.py --quick    # about two minutes
     python benchmarks/core.py --json results.json
 
-Sections (see benchmarks/README.md):
+Every contender is timed the way its users write it (``optim.SGD(...).step()``,
+``torch.optim.Adam``, ``mg.fit``).  Sections (see benchmarks/README.md):
 
-(a) one SGD step of an MLP 784-512-512-10 (ReLU, softmax cross-entropy, batch 128)
-    in float32 and float64: hand-written NumPy (the floor), microgd, HIPS autograd,
-    PyTorch CPU.  Target: microgd <= 1.10x the floor.
+(a) one training step of an MLP 784-512-512-10 (ReLU, softmax cross-entropy, batch
+    128) in float32 and float64, with SGD and with Adam: hand-written NumPy (the
+    floor), microgd through ``optim.SGD`` / ``optim.Adam``, HIPS autograd with the
+    floor's update, PyTorch CPU through ``torch.optim``.
+    Target: microgd's ``optim.SGD`` step <= 1.05x the floor.
 (b) a scalar chain ``y = y * 0.9999 + 0.0001`` of 10^4 .. 10^6 nodes: microseconds per
     node for the forward build and for ``backward()``, and how flat that stays.
-    Target: backward <= 2 us per node, flat.
+    Targets: backward <= 2 us per node, flat (collector off); forward + backward
+    <= 2 us per node at 10^5 and 10^6 nodes with the collector on.
 (c) micrograd's own demo (MLP(2, [16, 16, 1]) on 100 two-moons points, SVM max-margin
     loss + L2): micrograd, microgd built from scalar Values node for node, and microgd
     vectorized.  Targets: scalar <= 1.0x micrograd; vectorized >= 100x faster.
+(d) one epoch of the MLP through ``mg.fit`` (with and without ``record_path``) beside
+    the same steps as a bare loop.  Target: fit <= 1.05x the loop, per step.
+(e) the course's toy ``y = x * w``, 100 epochs of GD and of per-sample SGD, written the
+    obvious way with ``optim.GD`` / ``optim.SGD``, beside micrograd written the same way.
+    Target: microgd <= 1.0x micrograd.
 
 Contenders are timed round-robin (A, B, C, B, C, A, ...) over many repeats and
 compared by their medians, so drifts of the machine hit all of them alike.
@@ -52,6 +61,7 @@ import gc  # noqa: E402
 import importlib  # noqa: E402
 import importlib.metadata  # noqa: E402
 import json  # noqa: E402
+import math  # noqa: E402
 import platform  # noqa: E402
 import random  # noqa: E402
 import statistics  # noqa: E402
@@ -68,6 +78,7 @@ if _ROOT not in sys.path:
     sys.path.insert(0, _ROOT)
 
 import microgd as mg  # noqa: E402
+from microgd import optim  # noqa: E402
 
 NOTES: list[str] = []
 
@@ -143,6 +154,11 @@ def interleave(
             fn()
             times[name].append(perf() - t0)
     return times
+
+
+def min_rounds(quick: bool) -> int:
+    """Rounds made even past the time budget: fewer with --quick, which only has to run."""
+    return 3 if quick else 5
 
 
 def paired(times: dict[str, list[float]], name: str, floor: str) -> float:
@@ -245,12 +261,19 @@ def print_times(times: dict[str, list[float]], floor: str, label: str = "ratio")
 
 
 # --------------------------------------------------------------------------
-# (a) MLP 784-512-512-10, one SGD step
+# (a) MLP 784-512-512-10, one training step: SGD and Adam, each as its users write it
 
 SIZES = (784, 512, 512, 10)
 BATCH = 128
 LR = 0.01
-MLP_TARGET = 1.10
+ADAM_LR = 1e-3  # torch.optim.Adam's default, as are the betas and eps
+BETAS = (0.9, 0.999)
+EPS = 1e-8
+SGD_TARGET = 1.05  # microgd's optim.SGD step over the NumPy floor's step
+ADAM_F32_ATOL = 0.05 * ADAM_LR  # see bench_mlp
+CHECK_STEPS = 2  # steps compared against the floor (Adam's first step is ~lr * sign(g))
+FLOOR_SGD = "numpy (floor)"
+FLOOR_ADAM = "numpy Adam (floor)"
 
 
 def mlp_setup(dtype: Any, seed: int = 0) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
@@ -266,12 +289,13 @@ def mlp_setup(dtype: Any, seed: int = 0) -> tuple[list[np.ndarray], np.ndarray, 
     return params, X, labels
 
 
-def numpy_step_fn(params: list[np.ndarray], X: np.ndarray, onehot: np.ndarray) -> Callable:
-    """The floor: forward, softmax-CE and its backward by hand, in-place SGD."""
+def numpy_loss_grads_fn(params: list[np.ndarray], X: np.ndarray,
+                        onehot: np.ndarray) -> Callable[[], tuple[float, tuple]]:
+    """The floor's forward and backward: softmax-CE and its gradient by hand."""
     W1, b1, W2, b2, W3, b3 = params
     n = X.shape[0]
 
-    def step() -> float:
+    def loss_grads() -> tuple[float, tuple]:
         h1 = X @ W1
         h1 += b1
         np.maximum(h1, 0, out=h1)
@@ -298,23 +322,94 @@ def numpy_step_fn(params: list[np.ndarray], X: np.ndarray, onehot: np.ndarray) -
         d1 *= h1 > 0
         gW1 = X.T @ d1
         gb1 = d1.sum(axis=0)
-        for p, g in zip(params, (gW1, gb1, gW2, gb2, gW3, gb3), strict=True):
-            p -= LR * g
-        return float(loss)
+        return float(loss), (gW1, gb1, gW2, gb2, gW3, gb3)
+
+    return loss_grads
+
+
+def numpy_sgd_update(params: list[np.ndarray], grads: Any) -> None:
+    """The floor's SGD update, in place."""
+    for p, g in zip(params, grads, strict=True):
+        p -= LR * g
+
+
+class NumpyAdam:
+    """The floor's Adam: ``torch.optim.Adam``'s formulas (no weight decay), in place.
+
+    ``m <- b1 m + (1 - b1) g``, ``v <- b2 v + (1 - b2) g^2``,
+    ``p <- p - lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)``,
+    computed in one preallocated buffer per parameter (no temporaries).
+    """
+
+    def __init__(self, params: list[np.ndarray]) -> None:
+        self.params = params
+        self.t = 0
+        self.m = [np.zeros_like(p) for p in params]
+        self.v = [np.zeros_like(p) for p in params]
+        self.buf = [np.empty_like(p) for p in params]
+
+    def update(self, grads: Any) -> None:
+        self.t += 1
+        b1, b2 = BETAS
+        step_size = ADAM_LR / (1 - b1 ** self.t)
+        bc2_sqrt = math.sqrt(1 - b2 ** self.t)
+        for p, g, m, v, buf in zip(self.params, grads, self.m, self.v, self.buf, strict=True):
+            m *= b1
+            np.multiply(g, 1 - b1, out=buf)
+            m += buf
+            v *= b2
+            np.multiply(g, g, out=buf)
+            buf *= 1 - b2
+            v += buf
+            np.sqrt(v, out=buf)
+            buf /= bc2_sqrt
+            buf += EPS
+            np.divide(m, buf, out=buf)
+            buf *= step_size
+            p -= buf
+
+
+def numpy_step_fn(params: list[np.ndarray], X: np.ndarray, onehot: np.ndarray,
+                  update: Callable[[Any], None]) -> Callable[[], float]:
+    """The floor: forward and backward by hand, then ``update(grads)`` in place."""
+    loss_grads = numpy_loss_grads_fn(params, X, onehot)
+
+    def step() -> float:
+        loss, grads = loss_grads()
+        update(grads)
+        return loss
 
     return step
 
 
-def microgd_step_fn(params: list[Any], X: np.ndarray, onehot: np.ndarray) -> Callable:
+def microgd_loss(params: list[Any], X: np.ndarray, onehot: np.ndarray) -> Any:
+    """The MLP's loss as a microgd user writes it (``X`` and ``onehot`` plain ndarrays)."""
     W1, b1, W2, b2, W3, b3 = params
-    n = X.shape[0]
+    h1 = (X @ W1 + b1).relu()
+    h2 = (h1 @ W2 + b2).relu()
+    logits = h2 @ W3 + b3
+    return -(mg.log_softmax(logits, axis=1) * onehot).sum() / X.shape[0]
+
+
+def microgd_step_fn(params: list[Any], X: np.ndarray, onehot: np.ndarray,
+                    opt: Any) -> Callable[[], float]:
+    """The user's training step: zero_grad, loss, backward, ``opt.step()``."""
 
     def step() -> float:
-        h1 = (X @ W1 + b1).relu()
-        h2 = (h1 @ W2 + b2).relu()
-        logits = h2 @ W3 + b3
-        logp = mg.log_softmax(logits, axis=1)
-        loss = -(logp * onehot).sum() / n
+        opt.zero_grad()
+        loss = microgd_loss(params, X, onehot)
+        loss.backward()
+        opt.step()
+        return float(loss.data)
+
+    return step
+
+
+def microgd_raw_step_fn(params: list[Any], X: np.ndarray, onehot: np.ndarray) -> Callable:
+    """The update written by hand on ``.data`` (what the headline figure used to time)."""
+
+    def step() -> float:
+        loss = microgd_loss(params, X, onehot)
         loss.backward()
         for p in params:
             p.data -= LR * p.grad
@@ -324,7 +419,9 @@ def microgd_step_fn(params: list[Any], X: np.ndarray, onehot: np.ndarray) -> Cal
     return step
 
 
-def autograd_step_fn(params: list[np.ndarray], X: np.ndarray, onehot: np.ndarray) -> Callable:
+def autograd_step_fn(params: list[np.ndarray], X: np.ndarray, onehot: np.ndarray,
+                     update: Callable[[Any], None]) -> Callable[[], float]:
+    """HIPS autograd's ``value_and_grad``, then the floor's NumPy update of the same kind."""
     n = X.shape[0]
 
     def loss_fn(ps: list[Any]) -> Any:
@@ -340,112 +437,171 @@ def autograd_step_fn(params: list[np.ndarray], X: np.ndarray, onehot: np.ndarray
 
     def step() -> float:
         loss, grads = vg(params)
-        for p, g in zip(params, grads, strict=True):
-            p -= LR * g
+        update(grads)
         return float(loss)
 
     return step
 
 
-def torch_step_fn(params: list[Any], X: np.ndarray, labels: np.ndarray) -> Callable:
+def torch_step_fn(params: list[Any], X: np.ndarray, labels: np.ndarray,
+                  opt: Any) -> Callable[[], float]:
+    """The torch user's step: ``opt.zero_grad()``, loss, backward, ``opt.step()``."""
     Xt = torch.from_numpy(X)
     yt = torch.from_numpy(labels)
     W1, b1, W2, b2, W3, b3 = params
     cross_entropy = torch.nn.functional.cross_entropy
 
     def step() -> float:
+        opt.zero_grad()
         h1 = torch.relu(Xt @ W1 + b1)
         h2 = torch.relu(h1 @ W2 + b2)
         loss = cross_entropy(h2 @ W3 + b3, yt)  # mean over the batch
         loss.backward()
-        with torch.no_grad():
-            for p in params:
-                p.add_(p.grad, alpha=-LR)
-                p.grad = None
+        opt.step()
         return float(loss.detach())
 
     return step
 
 
-def _contenders_mlp(dtype: Any) -> tuple[dict[str, Callable], dict[str, Callable]]:
-    """Fresh contenders from the same initial weights; also getters of their weights."""
+def _contenders_mlp(dtype: Any, rule: str) -> tuple[dict[str, Callable], dict[str, Callable]]:
+    """Fresh contenders (``rule`` "sgd" or "adam") from the same initial weights.
+
+    Also returns, for each, a getter of its current weights as ndarrays.
+    """
     arrays, X, labels = mlp_setup(dtype)
     onehot = np.eye(SIZES[-1], dtype=dtype)[labels]
     steps: dict[str, Callable] = {}
     weights: dict[str, Callable] = {}
+    sgd = rule == "sgd"
+
+    def numpy_update(ps: list[np.ndarray]) -> Callable[[Any], None]:
+        if sgd:
+            return lambda grads: numpy_sgd_update(ps, grads)
+        return NumpyAdam(ps).update
 
     floor = [a.copy() for a in arrays]
-    steps["numpy (floor)"] = numpy_step_fn(floor, X, onehot)
-    weights["numpy (floor)"] = lambda: floor
+    name = FLOOR_SGD if sgd else FLOOR_ADAM
+    steps[name] = numpy_step_fn(floor, X, onehot, numpy_update(floor))
+    weights[name] = lambda: floor
 
-    mparams = [mg.Value(a) for a in arrays]
-    steps["microgd"] = microgd_step_fn(mparams, X, onehot)
-    weights["microgd"] = lambda: [p.data for p in mparams]
+    mparams = [mg.Value(a.copy()) for a in arrays]
+    mopt = optim.SGD(mparams, lr=LR) if sgd else optim.Adam(mparams, lr=ADAM_LR, betas=BETAS,
+                                                             eps=EPS)
+    name = "microgd optim.SGD" if sgd else "microgd optim.Adam"
+    steps[name] = microgd_step_fn(mparams, X, onehot, mopt)
+    weights[name] = lambda: [p.data for p in mparams]
 
+    if sgd:
+        rparams = [mg.Value(a.copy()) for a in arrays]
+        steps["microgd p.data -= lr*grad"] = microgd_raw_step_fn(rparams, X, onehot)
+        weights["microgd p.data -= lr*grad"] = lambda: [p.data for p in rparams]
     if autograd is not None:
         aparams = [a.copy() for a in arrays]
-        steps["autograd (HIPS)"] = autograd_step_fn(aparams, X, onehot)
-        weights["autograd (HIPS)"] = lambda: aparams
+        name = "autograd (HIPS)" if sgd else "autograd + numpy Adam"
+        steps[name] = autograd_step_fn(aparams, X, onehot, numpy_update(aparams))
+        weights[name] = lambda: aparams
     if torch is not None:
         tparams = [torch.tensor(a, requires_grad=True) for a in arrays]
-        steps["torch (CPU)"] = torch_step_fn(tparams, X, labels)
-        weights["torch (CPU)"] = lambda: [p.detach().numpy() for p in tparams]
+        topt = (torch.optim.SGD(tparams, lr=LR) if sgd
+                else torch.optim.Adam(tparams, lr=ADAM_LR, betas=BETAS, eps=EPS))
+        name = "torch optim.SGD" if sgd else "torch optim.Adam"
+        steps[name] = torch_step_fn(tparams, X, labels, topt)
+        weights[name] = lambda: [p.detach().numpy() for p in tparams]
     return steps, weights
 
 
+def _tolerance(dtype: Any) -> dict[str, Any]:
+    return ({"rtol": 2e-4, "atol": 1e-6} if np.dtype(dtype) == np.float32
+            else {"rtol": 1e-9, "atol": 1e-12})
+
+
+def _check_against_floor(steps: dict[str, Callable], weights: dict[str, Callable], floor: str,
+                         dtype: Any, what: str, n_steps: int, weight_atol: float = 0.0
+                         ) -> list[float]:
+    """Run ``n_steps`` of every contender; each loss and every final weight must match the floor.
+
+    ``weight_atol`` (if larger than the dtype's) is the absolute tolerance of
+    the weights.  Returns the floor's losses.
+    """
+    name = np.dtype(dtype).name
+    tol = _tolerance(dtype)
+    wtol: dict[str, Any] = {**tol, "atol": max(tol["atol"], weight_atol)}
+    losses = {k: [fn() for _ in range(n_steps)] for k, fn in steps.items()}
+    ref = weights[floor]()
+    for k in steps:
+        np.testing.assert_allclose(losses[k], losses[floor], **tol,
+                                   err_msg=f"{what} {name} {k}: losses differ from the floor")
+        for i, (a, b) in enumerate(zip(weights[k](), ref, strict=True)):
+            assert a.dtype == np.dtype(dtype), f"{what} {name} {k}: param {i} became {a.dtype}"
+            np.testing.assert_allclose(a, b, **wtol, err_msg=(
+                f"{what} {name} {k}: parameter {i} after {n_steps} steps differs from the floor"))
+    return losses[floor]
+
+
+def _judged_row(label: str, times: dict[str, list[float]], name: str, floor: str,
+                target: float, what: str, noisy: bool) -> None:
+    """A row judged by the paired ratio; "(noisy)" when the ratio of medians disagrees."""
+    ratio = med(times[name]) / med(times[floor])
+    pr = paired(times, name, floor)
+    ok = pr <= target
+    row(label, med(times[name]) * 1e3, f"{ratio:.3f}x", f"<= {target:.2f}x {what}", ok, pr,
+        noisy or (ratio <= target) != ok)
+
+
+def _stats(times: dict[str, list[float]], floor: str, scale: float = 1.0) -> dict[str, Any]:
+    base = med(times[floor])
+    return {k: {"median_s": med(ts) * scale, "iqr_rel": spread(ts), "ratio": med(ts) / base,
+                "paired_ratio": paired(times, k, floor), "n": len(ts)}
+            for k, ts in times.items()}
+
+
 def bench_mlp(quick: bool) -> None:
-    print(f"\n(a) MLP {'-'.join(map(str, SIZES))} ReLU, batch {BATCH}, softmax-CE, "
-          f"one SGD step (lr {LR}); {THREADS} BLAS threads")
+    print(f"\n(a) MLP {'-'.join(map(str, SIZES))} ReLU, batch {BATCH}, softmax-CE, one "
+          f"training step; SGD lr {LR}, Adam lr {ADAM_LR:g}; {THREADS} BLAS threads")
     RESULTS["mlp"] = {}
     for dtype in (np.float32, np.float64):
         name = np.dtype(dtype).name
-        # Verify first: one step from the same weights gives the same loss and weights.
-        steps, weights = _contenders_mlp(dtype)
-        tol = {"rtol": 2e-4, "atol": 1e-6} if dtype == np.float32 else \
-            {"rtol": 1e-9, "atol": 1e-12}
-        losses = {k: fn() for k, fn in steps.items()}
-        ref = weights["numpy (floor)"]()
-        for k in steps:
-            np.testing.assert_allclose(losses[k], losses["numpy (floor)"], **tol,
-                                       err_msg=f"{k} {name}: loss differs from the floor")
-            for i, (a, b) in enumerate(zip(weights[k](), ref, strict=True)):
-                assert a.dtype == np.dtype(dtype), f"{k} {name}: param {i} became {a.dtype}"
-                np.testing.assert_allclose(a, b, **tol, err_msg=(
-                    f"{k} {name}: parameter {i} after one step differs from the floor"))
-        print(f"  [{name}] checked: every contender's loss ({losses['numpy (floor)']:.6f}) "
-              "and updated weights match the floor")
-        steps, _ = _contenders_mlp(dtype)
-        bg = Background()
-        times = interleave(steps, repeats=25 if quick else 150, warmup=3,
-                           budget=10 if quick else 60)
-        bg.stop()
-        print(f"  [{name}]")
-        print_times(times, "numpy (floor)")
-        print(bg.report())
-        base = med(times["numpy (floor)"])
-        RESULTS["mlp"][name] = {
-            k: {"median_s": med(ts), "iqr_rel": spread(ts), "ratio": med(ts) / base,
-                "paired_ratio": paired(times, k, "numpy (floor)"), "n": len(ts)}
-            for k, ts in times.items()}
-        RESULTS["mlp"][name]["background_load"] = bg.share
-        noisy = spread(times["numpy (floor)"]) > UNSTABLE_IQR or bg.busy
-        for k, ts in times.items():
-            ratio = med(ts) / base
-            pr = paired(times, k, "numpy (floor)")
-            if k == "microgd":
-                # Judged by the paired ratio; "(noisy)" when the ratio of medians disagrees.
-                ok = pr <= MLP_TARGET
-                row(f"mlp {name} microgd", med(ts) * 1e3, f"{ratio:.3f}x",
-                    f"<= {MLP_TARGET:.2f}x floor", ok, pr,
-                    noisy or (ratio <= MLP_TARGET) != ok)
-            else:
-                row(f"mlp {name} {k}", med(ts) * 1e3, f"{ratio:.3f}x", "", None, pr)
+        RESULTS["mlp"][name] = {}
+        for rule, floor in (("sgd", FLOOR_SGD), ("adam", FLOOR_ADAM)):
+            # Verify first: the same steps from the same weights give the same losses and
+            # weights; then time fresh contenders.
+            steps, weights = _contenders_mlp(dtype, rule)
+            # Adam moves a weight by lr * g / (|g| + eps): where float32 rounding leaves a
+            # gradient near 0 with a different sign or size, the moves differ by up to lr.
+            # Such weights are rare; ADAM_F32_ATOL still catches any error in the rule
+            # (which would be of order lr on most weights; float64 checks it to 1e-9).
+            f32_adam = rule == "adam" and np.dtype(dtype) == np.float32
+            losses = _check_against_floor(steps, weights, floor, dtype, f"mlp {rule}",
+                                          CHECK_STEPS, ADAM_F32_ATOL if f32_adam else 0.0)
+            print(f"  [{name} {rule}] checked: every contender's losses "
+                  f"({', '.join(f'{v:.6f}' for v in losses)}) and weights after "
+                  f"{CHECK_STEPS} steps match the floor")
+            steps, _ = _contenders_mlp(dtype, rule)
+            bg = Background()
+            times = interleave(steps, repeats=25 if quick else 150, warmup=3,
+                               budget=8 if quick else 60, min_repeats=min_rounds(quick))
+            bg.stop()
+            print(f"  [{name} {rule}]")
+            print_times(times, floor)
+            print(bg.report())
+            RESULTS["mlp"][name][rule] = _stats(times, floor)
+            RESULTS["mlp"][name][rule]["background_load"] = bg.share
+            noisy = spread(times[floor]) > UNSTABLE_IQR or bg.busy
+            for k, ts in times.items():
+                label = f"mlp {name} {k}"
+                if k == "microgd optim.SGD":
+                    _judged_row(label, times, k, floor, SGD_TARGET, "floor", noisy)
+                else:
+                    row(label, med(ts) * 1e3, f"{med(ts) / med(times[floor]):.3f}x", "", None,
+                        paired(times, k, floor))
 
 
 # --------------------------------------------------------------------------
 # (b) scalar chain
 
 CHAIN_TARGET_US = 2.0
+CHAIN_TOTAL_TARGET_US = 2.0  # forward + backward per node, with the collector on
+CHAIN_TOTAL_FROM = 10**5  # ... judged at this size and above
 FLAT_MAX = 1.5  # "flat": per-node time at the largest size within 1.5x of 10^4
 
 
@@ -484,8 +640,9 @@ def bench_chain(quick: bool) -> None:
     reps = {10**4: 15 if quick else 41, 10**5: 5 if quick else 11, 10**6: 3}
     RESULTS["chain"] = {"sizes": {}}
     per: dict[tuple[int, str], tuple[float, float]] = {}
+    total: dict[tuple[int, str], float] = {}
     print(f"  {'nodes':>9} {'GC':<8}{'fwd us/node':>12}{'bwd us/node':>12}"
-          f"{'bwd IQR/med':>12}  n")
+          f"{'bwd IQR/med':>12}{'fwd+bwd':>10}  n")
     # Every (size, GC mode) run in one shuffled list: a slow phase of the machine
     # then hits all sizes alike instead of one of them, which would fake a trend.
     tasks = [(size, mode) for size in sizes for _ in range(reps[size])
@@ -506,11 +663,15 @@ def bench_chain(quick: bool) -> None:
             fts, bts = fw[(size, mode)], bw[(size, mode)]
             f_us = med(fts) / size * 1e6
             b_us = med(bts) / size * 1e6
+            # The median of the runs' totals (not the sum of the two medians).
+            t_us = med([f + b for f, b in zip(fts, bts, strict=True)]) / size * 1e6
             per[(size, mode)] = (f_us, b_us)
+            total[(size, mode)] = t_us
             print(f"  {size:>9} {mode:<8}{f_us:>12.3f}{b_us:>12.3f}"
-                  f"{spread(bts) * 100:>11.1f}%  {len(bts)}")
+                  f"{spread(bts) * 100:>11.1f}%{t_us:>10.3f}  {len(bts)}")
             RESULTS["chain"]["sizes"].setdefault(str(size), {})[f"gc_{mode}"] = {
                 "forward_us_per_node": f_us, "backward_us_per_node": b_us,
+                "total_us_per_node": t_us,
                 "forward_median_s": med(fts), "backward_median_s": med(bts),
                 "backward_iqr_rel": spread(bts), "n": len(bts)}
     print(bg.report())
@@ -539,6 +700,14 @@ def bench_chain(quick: bool) -> None:
         row(f"chain bwd flatness {big:.0e}/1e4 (GC {mode})", float("nan"), f"{flat_b:.2f}x",
             f"<= {FLAT_MAX:g}x" if mode == "off" else "(info)",
             flat_b <= FLAT_MAX if mode == "off" else None, noisy=bg.busy)
+    # What a user's program pays: forward and backward, the collector on as Python has it.
+    for size in sizes:
+        if size < CHAIN_TOTAL_FROM:
+            continue
+        t_us = total[(size, "default")]
+        ok = t_us <= CHAIN_TOTAL_TARGET_US
+        row(f"chain {size:.0e} fwd+bwd (GC on)", t_us * size / 1e3, f"{t_us:.3f} us/node",
+            f"<= {CHAIN_TOTAL_TARGET_US:g} us/node", ok, noisy=bg.busy)
 
 
 # --------------------------------------------------------------------------
@@ -697,7 +866,7 @@ def bench_demo(quick: bool) -> None:
     times = interleave({"micrograd": micrograd_step, "microgd scalar": scalar_step,
                         "microgd vectorized": vector_step},
                        repeats=9 if quick else 41, warmup=1, lead_in=0.0,
-                       budget=10 if quick else 60)
+                       budget=10 if quick else 60, min_repeats=min_rounds(quick))
     bg.stop()
     print_times(times, "micrograd", label="vs micro")
     print(bg.report())
@@ -724,6 +893,236 @@ def bench_demo(quick: bool) -> None:
 
 
 # --------------------------------------------------------------------------
+# (d) one epoch of the MLP through mg.fit, beside the same steps written as a loop
+
+FIT_BATCHES = 8
+FIT_TARGET = 1.05  # fit's time per step over the bare loop's
+
+
+def _fit_contenders(arrays: list[np.ndarray], X: np.ndarray, Y: np.ndarray
+                    ) -> tuple[dict[str, Callable], dict[str, Callable]]:
+    """Fresh contenders of (d) from the same initial weights, and getters of their weights."""
+    batches = [(X[i:i + BATCH], Y[i:i + BATCH]) for i in range(0, len(X), BATCH)]
+    fns: dict[str, Callable] = {}
+    weights: dict[str, Callable] = {}
+
+    def bare(ps: list[Any], opt: Any) -> Callable[[], list[float]]:
+        def epoch() -> list[float]:
+            losses = []
+            for xb, yb in batches:
+                opt.zero_grad()
+                loss = microgd_loss(ps, xb, yb)
+                loss.backward()
+                opt.step()
+                losses.append(float(loss.data))
+            return losses
+        return epoch
+
+    def fitted(ps: list[Any], opt: Any, record: bool) -> Callable[[], Any]:
+        def loss_fn(xb: np.ndarray, yb: np.ndarray) -> Any:
+            return microgd_loss(ps, xb, yb)
+
+        return lambda: mg.fit(loss_fn, ps, (X, Y), opt, epochs=1, batch_size=BATCH,
+                              shuffle=False, progress=False, record_path=record)
+
+    for label, kind in (("bare loop (optim.SGD)", "bare"), ("mg.fit", "fit"),
+                        ("mg.fit record_path", "path")):
+        ps = [mg.Value(a.copy()) for a in arrays]
+        opt = optim.SGD(ps, lr=LR)
+        fns[label] = bare(ps, opt) if kind == "bare" else fitted(ps, opt, kind == "path")
+        weights[label] = (lambda ps=ps: [p.data for p in ps])
+    floor = [a.copy() for a in arrays]
+    floor_steps = [numpy_step_fn(floor, xb, yb, lambda g: numpy_sgd_update(floor, g))
+                   for xb, yb in batches]
+    fns["numpy (floor) loop"] = lambda: [s() for s in floor_steps]
+    weights["numpy (floor) loop"] = lambda: floor
+    return fns, weights
+
+
+def bench_fit(quick: bool) -> None:
+    print(f"\n(d) one epoch of the MLP through mg.fit: {FIT_BATCHES} batches of {BATCH}, "
+          f"optim.SGD lr {LR}, shuffle=False, progress=False; ms per step")
+    RESULTS["fit"] = {}
+    for dtype in (np.float32, np.float64):
+        name = np.dtype(dtype).name
+        arrays, _, _ = mlp_setup(dtype)
+        rng = np.random.default_rng(1)
+        X = rng.standard_normal((FIT_BATCHES * BATCH, SIZES[0])).astype(dtype)
+        Y = np.eye(SIZES[-1], dtype=dtype)[rng.integers(0, SIZES[-1], size=len(X))]
+
+        # Verify: one epoch each from the same weights; same step losses, same weights.
+        fns, weights = _fit_contenders(arrays, X, Y)
+        out = {k: fn() for k, fn in fns.items()}
+        tol = _tolerance(dtype)
+        ref_w = weights["numpy (floor) loop"]()
+        ref_losses = out["numpy (floor) loop"]
+        for k, res in out.items():
+            losses = res.step_loss if isinstance(res, mg.History) else res
+            np.testing.assert_allclose(losses, ref_losses, **tol,
+                                       err_msg=f"fit {name} {k}: step losses differ")
+            for i, (a, b) in enumerate(zip(weights[k](), ref_w, strict=True)):
+                assert a.dtype == np.dtype(dtype), f"fit {name} {k}: param {i} became {a.dtype}"
+                np.testing.assert_allclose(a, b, **tol, err_msg=(
+                    f"fit {name} {k}: parameter {i} after one epoch differs from the floor"))
+        path = out["mg.fit record_path"].path
+        assert len(path) == FIT_BATCHES + 1, f"fit {name}: {len(path)} path points recorded"
+        np.testing.assert_allclose(
+            path[-1], np.concatenate([w.ravel() for w in weights["mg.fit record_path"]()]),
+            **tol, err_msg=f"fit {name}: record_path's last point is not the final weights")
+        del out, path
+        print(f"  [{name}] checked: the {FIT_BATCHES} step losses and the weights after the "
+              "epoch match the floor's; record_path kept every step")
+
+        fns, _ = _fit_contenders(arrays, X, Y)
+        bg = Background()
+        base = "bare loop (optim.SGD)"
+        times = interleave(fns, repeats=25 if quick else 101, warmup=1,
+                           budget=6 if quick else 40, min_repeats=min_rounds(quick))
+        bg.stop()
+        print(f"  [{name}] (times per epoch of {FIT_BATCHES} steps)")
+        print_times(times, base, label="vs bare")
+        print(bg.report())
+        RESULTS["fit"][name] = _stats(times, base, scale=1 / FIT_BATCHES)
+        RESULTS["fit"][name]["background_load"] = bg.share
+        noisy = spread(times[base]) > UNSTABLE_IQR or bg.busy
+        per_step = {k: [t / FIT_BATCHES for t in ts] for k, ts in times.items()}
+        for k, ts in per_step.items():
+            label = f"fit {name} {k} (per step)"
+            if k in ("mg.fit", "mg.fit record_path"):
+                _judged_row(label, per_step, k, base, FIT_TARGET, "bare loop", noisy)
+            else:
+                row(label, med(ts) * 1e3, f"{med(ts) / med(per_step[base]):.3f}x", "", None,
+                    paired(per_step, k, base))
+
+
+# --------------------------------------------------------------------------
+# (e) the course's toy: y = x * w on x = [1, 2, 3], y = [2, 4, 6], 100 epochs
+
+TOY_X = [1.0, 2.0, 3.0]
+TOY_Y = [2.0, 4.0, 6.0]
+TOY_W0 = 1.0
+TOY_LR = 0.01
+TOY_EPOCHS = 100
+
+
+def toy_reference(per_sample: bool) -> float:
+    """The course's own code: plain floats and the hand-derived gradient ``2 x (x w - y)``."""
+    w = TOY_W0
+    for _ in range(TOY_EPOCHS):
+        if per_sample:
+            for x, y in zip(TOY_X, TOY_Y, strict=True):
+                w -= TOY_LR * 2 * x * (x * w - y)
+        else:
+            grad = sum(2 * x * (x * w - y) for x, y in zip(TOY_X, TOY_Y, strict=True))
+            w -= TOY_LR * grad / len(TOY_X)
+    return w
+
+
+def toy_microgd_gd() -> float:
+    w = mg.Value(TOY_W0)
+    opt = optim.GD([w], lr=TOY_LR)
+    for _ in range(TOY_EPOCHS):
+        cost: Any = 0
+        for x, y in zip(TOY_X, TOY_Y, strict=True):
+            cost = cost + (x * w - y) ** 2
+        cost = cost / len(TOY_X)
+        opt.zero_grad()
+        cost.backward()
+        opt.step()
+    return w.item()
+
+
+def toy_microgd_sgd() -> float:
+    w = mg.Value(TOY_W0)
+    opt = optim.SGD([w], lr=TOY_LR)
+    for _ in range(TOY_EPOCHS):
+        for x, y in zip(TOY_X, TOY_Y, strict=True):
+            loss = (x * w - y) ** 2
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    return w.item()
+
+
+def toy_fit(per_sample: bool) -> float:
+    w = mg.Value(TOY_W0)
+    X, Y = np.array(TOY_X), np.array(TOY_Y)
+    opt = optim.SGD([w], lr=TOY_LR) if per_sample else optim.GD([w], lr=TOY_LR)
+    mg.fit(lambda xb, yb: ((xb * w - yb) ** 2).mean(), [w], (X, Y), opt, epochs=TOY_EPOCHS,
+           batch_size=1 if per_sample else None, shuffle=False, progress=False)
+    return w.item()
+
+
+def toy_micrograd_gd() -> float:
+    w = micrograd_engine.Value(TOY_W0)
+    for _ in range(TOY_EPOCHS):
+        cost: Any = 0
+        for x, y in zip(TOY_X, TOY_Y, strict=True):
+            cost = cost + (x * w - y) ** 2
+        cost = cost / len(TOY_X)
+        w.grad = 0
+        cost.backward()
+        w.data -= TOY_LR * w.grad
+    return w.data
+
+
+def toy_micrograd_sgd() -> float:
+    w = micrograd_engine.Value(TOY_W0)
+    for _ in range(TOY_EPOCHS):
+        for x, y in zip(TOY_X, TOY_Y, strict=True):
+            loss = (x * w - y) ** 2
+            w.grad = 0
+            loss.backward()
+            w.data -= TOY_LR * w.grad
+    return w.data
+
+
+def bench_toy(quick: bool) -> None:
+    print(f"\n(e) the course's toy: y = x*w on x = {TOY_X}, y = {TOY_Y}, w0 = {TOY_W0}, "
+          f"lr {TOY_LR}, {TOY_EPOCHS} epochs; GD (full batch) and per-sample SGD")
+    groups: dict[str, dict[str, Callable[[], float]]] = {"GD": {}, "SGD": {}}
+    if micrograd_engine is not None:
+        groups["GD"]["micrograd GD"] = toy_micrograd_gd
+        groups["SGD"]["micrograd SGD"] = toy_micrograd_sgd
+    groups["GD"]["microgd optim.GD"] = toy_microgd_gd
+    groups["GD"]["microgd mg.fit GD"] = lambda: toy_fit(False)
+    groups["SGD"]["microgd optim.SGD"] = toy_microgd_sgd
+    groups["SGD"]["microgd mg.fit SGD"] = lambda: toy_fit(True)
+    contenders = {**groups["GD"], **groups["SGD"]}
+    # Verify: the same final weight as the course's hand-written gradient, to 1e-9.
+    for k, fn in contenders.items():
+        want = toy_reference(per_sample=k in groups["SGD"])
+        got = float(fn())
+        assert abs(got - want) <= 1e-9 * abs(want), f"toy {k}: final w {got!r} != {want!r}"
+    print(f"  checked: every contender ends at the course's w (GD {toy_reference(False):.12f}, "
+          f"SGD {toy_reference(True):.12f}) to 1e-9")
+    if micrograd_engine is None:
+        print("  micrograd is not importable: timing microgd alone has no reference; skipped")
+        RESULTS["toy"] = {"skipped": "micrograd not importable"}
+        return
+    bg = Background()
+    times = interleave(contenders, repeats=25 if quick else 101, warmup=2,
+                       budget=6 if quick else 30, min_repeats=min_rounds(quick))
+    bg.stop()
+    RESULTS["toy"] = {}
+    for rule in ("GD", "SGD"):
+        base = f"micrograd {rule}"
+        sub = {k: times[k] for k in groups[rule]}
+        print(f"  [{rule}] (times of the whole {TOY_EPOCHS}-epoch run)")
+        print_times(sub, base, label="vs micro")
+        RESULTS["toy"][rule] = _stats(sub, base)
+        noisy = spread(times[base]) > UNSTABLE_IQR or bg.busy
+        row(f"toy {base}", med(sub[base]) * 1e3, "1.000x", "", None, 1.0)
+        obvious = f"microgd optim.{rule}"
+        _judged_row(f"toy {obvious}", sub, obvious, base, 1.0, "micrograd", noisy)
+        k = f"microgd mg.fit {rule}"
+        row(f"toy {k}", med(sub[k]) * 1e3, f"{med(sub[k]) / med(sub[base]):.3f}x", "",
+            None, paired(sub, k, base))
+    print(bg.report())
+    RESULTS["toy"]["background_load"] = bg.share
+
+
+# --------------------------------------------------------------------------
 
 
 def print_table() -> None:
@@ -738,6 +1137,9 @@ def print_table() -> None:
               f"{r['status']}")
 
 
+SECTIONS = "abcde"
+
+
 def _dist_version(name: str) -> str:
     try:
         return importlib.metadata.version(name)
@@ -747,10 +1149,12 @@ def _dist_version(name: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--quick", action="store_true", help="fewer repeats and sizes (< 60 s)")
+    ap.add_argument("--quick", action="store_true",
+                    help="fewer repeats and sizes (about two minutes)")
     ap.add_argument("--json", metavar="PATH", help="also write the numbers as JSON")
-    ap.add_argument("--sections", default="abc",
-                    help="which sections to run: any of a, b, c (default abc)")
+    ap.add_argument("--sections", default=SECTIONS,
+                    help=f"which sections to run: any of {', '.join(SECTIONS)} "
+                         f"(default {SECTIONS})")
     ap.add_argument("--threads", type=int, default=2,
                     help="BLAS/OpenMP threads for every contender (default 2)")
     args = ap.parse_args(argv)
@@ -776,15 +1180,14 @@ def main(argv: list[str] | None = None) -> int:
     pre.stop()
     print(pre.report().strip().replace("meanwhile", "in the 0.5 s before the start"))
 
-    unknown = set(args.sections) - set("abc")
+    unknown = set(args.sections) - set(SECTIONS)
     if unknown:
-        ap.error(f"--sections: unknown section(s) {''.join(sorted(unknown))}; use a, b, c")
-    if "a" in args.sections:
-        bench_mlp(args.quick)
-    if "b" in args.sections:
-        bench_chain(args.quick)
-    if "c" in args.sections:
-        bench_demo(args.quick)
+        ap.error(f"--sections: unknown section(s) {''.join(sorted(unknown))}; "
+                 f"use any of {', '.join(SECTIONS)}")
+    for letter, bench in (("a", bench_mlp), ("b", bench_chain), ("c", bench_demo),
+                          ("d", bench_fit), ("e", bench_toy)):
+        if letter in args.sections:
+            bench(args.quick)
     print_table()
     elapsed = perf() - t_start
     print(f"\ntotal time {elapsed:.1f} s")

@@ -420,10 +420,12 @@ def backprop(
                     continue
                 if relevant is not None and p not in relevant:
                     continue
-                if vjp_any is None:
+                if vjp_any is not None:
+                    c = vjp_any(i, g, ans, *args, **params)
+                elif params:
                     c = vjps[i](g, ans, *args, **params)
                 else:
-                    c = vjp_any(i, g, ans, *args, **params)
+                    c = vjps[i](g, ans, *args)
                 if anomaly and not _all_finite(c):
                     raise AnomalyError(
                         f"{prim.name}: backward (gradient for input {i}) produced nan/inf"
@@ -452,7 +454,9 @@ def _seed(root: Value, gradient: Any, create_graph: bool, where: str) -> Any:
                 f"{where}: output has shape {root.shape}; backward() without a gradient "
                 "needs an output with one element, so pass gradient= an array of that shape"
             )
-        seed: Any = np.ones(root.shape, dtype=root.dtype)
+        # A 0-d seed as a NumPy scalar: the whole pass then runs on scalars, ~5x
+        # faster than 0-d arrays (backward turns the results into ndarrays).
+        seed: Any = root.dtype.type(1) if root.ndim == 0 else np.ones(root.shape, root.dtype)
     elif isinstance(gradient, Value):
         seed = gradient if create_graph else np.array(gradient._data, dtype=root.dtype)
     else:

@@ -2,7 +2,9 @@
 
 Importing this package registers the SVG renderer behind ``Value._repr_svg_``
 (Jupyter shows Values as graphs when Graphviz's ``dot`` is installed).
-Matplotlib is imported only when a plot is made (``pip install microgd[plot]``).
+Matplotlib is imported only when a plot is made (``pip install microgd[plot]``);
+in IPython and Jupyter the plot functions' Figures show as pictures, with any
+matplotlib backend and no ``%matplotlib`` magic (:mod:`microgd.viz.notebook`).
 
 Examples
 --------

@@ -3,8 +3,9 @@
 Every function returns a :class:`matplotlib.figure.Figure` (made with the
 object API, never ``pyplot``'s global state, so it works headless and in
 threads) and writes it to ``path`` when one is given (the format follows the
-extension: ``.png``, ``.svg`` or ``.pdf``).  Matplotlib is imported only when a
-plot is made: ``pip install microgd[plot]``.
+extension: ``.png``, ``.svg`` or ``.pdf``).  In Jupyter a returned Figure shows
+as a picture, once, with any matplotlib backend (:mod:`microgd.viz.notebook`).
+Matplotlib is imported only when a plot is made: ``pip install microgd[plot]``.
 
 - :func:`plot_history`: loss curves of one or several runs, raw and EMA-smoothed.
 - :func:`plot_landscape`: a 1-D curve or 2-D contour of a function with optimizer
@@ -23,6 +24,7 @@ import numpy as np
 
 from microgd.autodiff import no_grad
 from microgd.value import Value
+from microgd.viz.notebook import enable_figure_display
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
@@ -56,6 +58,7 @@ def _figure(size: tuple[float, float]) -> Figure:
             "microgd's plots need matplotlib, which is not installed: "
             "pip install microgd[plot]  (or: pip install matplotlib)"
         ) from None
+    enable_figure_display()  # in Jupyter, a returned Figure shows as a picture
     return Figure(figsize=size, layout="constrained")
 
 

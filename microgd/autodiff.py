@@ -134,7 +134,7 @@ def _all_finite(x: Any) -> bool:
 
 
 class Primitive:
-    """A differentiable function: a NumPy forward and one VJP per input.
+    """A differentiable function: a NumPy forward, one VJP per input, and its JVP.
 
     Parameters
     ----------
@@ -150,11 +150,24 @@ class Primitive:
         and other primitives, so it runs on arrays and on Values alike.
     vjp_any : callable, optional
         For variadic primitives: ``vjp_any(i, g, ans, *inputs, **params)``.
+    jvps : tuple of callables, optional
+        Forward mode: ``jvp_i(t, ans, *inputs, **params)`` is the output's
+        tangent due to the tangent ``t`` of input ``i`` (linear in ``t``);
+        the contributions of the inputs that have tangents are summed.
+    jvp_any : callable, optional
+        For variadic primitives: ``jvp_any(i, t, ans, *inputs, **params)``.
+    linear : bool
+        The op is linear in its inputs jointly (add, reshape, sum, ...): its
+        JVP is the op itself applied to the tangents (zeros where none).
+    elementwise : bool
+        A one-input elementwise op: its Jacobian is diagonal, so its JVP is
+        its VJP.
     error : str, optional
         Message template for shape errors, formatted with the input shapes.
     """
 
-    __slots__ = ("name", "forward", "vjps", "vjp_any", "error")
+    __slots__ = ("name", "forward", "vjps", "vjp_any", "jvps", "jvp_any", "linear",
+                 "elementwise", "error")
 
     def __init__(
         self,
@@ -162,12 +175,26 @@ class Primitive:
         forward: Callable[..., Any],
         *vjps: Callable[..., Any],
         vjp_any: Callable[..., Any] | None = None,
+        jvps: tuple[Callable[..., Any], ...] | None = None,
+        jvp_any: Callable[..., Any] | None = None,
+        linear: bool = False,
+        elementwise: bool = False,
         error: str | None = None,
     ) -> None:
+        ways = sum((jvps is not None, jvp_any is not None, linear, elementwise))
+        if ways > 1:
+            raise ValueError(f"Primitive {name}: give one of jvps=, jvp_any=, linear=True "
+                             "or elementwise=True")
+        if elementwise and len(vjps) != 1:
+            raise ValueError(f"Primitive {name}: elementwise=True needs exactly one VJP")
         self.name = name
         self.forward = forward
         self.vjps = vjps
         self.vjp_any = vjp_any
+        self.jvps = jvps
+        self.jvp_any = jvp_any
+        self.linear = linear
+        self.elementwise = elementwise
         self.error = error
 
     def __repr__(self) -> str:
@@ -178,6 +205,41 @@ class Primitive:
             if isinstance(a, Value):
                 return record(self, args, params)
         return self.forward(*args, **params)
+
+    @property
+    def has_jvp(self) -> bool:
+        """Whether forward mode knows this primitive."""
+        return (self.jvps is not None or self.jvp_any is not None or self.linear
+                or self.elementwise)
+
+    def jvp(self, tangents: list[Any], ans: Any, args: Any, params: dict) -> Any:
+        """The output's tangent, given one tangent (or None) per input."""
+        if self.linear:
+            ins = [_zeros_like(a) if t is None else t for t, a in zip(tangents, args,
+                                                                      strict=True)]
+            return self(*ins, **params)
+        if not self.has_jvp:
+            raise NotImplementedError(f"{self.name}: this primitive has no forward-mode rule")
+        total = None
+        for i, t in enumerate(tangents):
+            if t is None:
+                continue
+            if self.elementwise:
+                c = self.vjps[0](t, ans, *args, **params)
+            elif self.jvp_any is not None:
+                c = self.jvp_any(i, t, ans, *args, **params)
+            else:
+                c = self.jvps[i](t, ans, *args, **params)  # type: ignore[index]
+            total = c if total is None else total + c
+        return total
+
+
+def _zeros_like(x: Any) -> Any:
+    """A zero tangent for an input without one: an array of its shape and dtype, or 0.0."""
+    data = x._data if isinstance(x, Value) else x
+    if isinstance(data, (np.ndarray, np.generic)):
+        return np.zeros(np.shape(data), dtype=data.dtype)
+    return 0.0
 
 
 _PLAIN = {float, int, np.float64, np.float32}  # operands used as they are

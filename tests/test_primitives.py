@@ -749,3 +749,17 @@ def test_float32_stays_float32(name: str) -> None:
     if g.requires_grad:
         (h,) = mg.gradients((g * g).sum(), w)
         assert h.dtype == np.float32, f"{name}: second derivative dtype {h.dtype}"
+
+
+def test_every_family_exports_exactly_its_own_primitives() -> None:
+    # ops/__init__ re-exports each family's __all__; a primitive missing from it would
+    # be invisible as ops.NAME.  A family's own primitives are the ones it annotates
+    # (`name: Primitive = Primitive(...)`), not the ones it imports.
+    for family in ops.FAMILIES:
+        own = {n for n in vars(family).get("__annotations__", {})
+               if isinstance(getattr(family, n), ops.Primitive)}
+        declared = {n for n in family.__all__ if isinstance(getattr(family, n), ops.Primitive)}
+        assert declared == own, (family.__name__, sorted(declared ^ own))
+        for n in declared:
+            assert getattr(ops, n) is getattr(family, n)
+            assert ops.ALL[getattr(family, n).name] is getattr(family, n)

@@ -1,0 +1,165 @@
+"""Shape plumbing: broadcasting and its undoing, reshaping, indexing, joining.
+
+Also the helpers every family uses to undo NumPy broadcasting and to expand a
+reduction's gradient back over the reduced axes.
+"""
+
+from __future__ import annotations
+
+import builtins
+import math
+from typing import Any
+
+import numpy as np
+
+from microgd.autodiff import Primitive
+
+
+def _shape(x: Any) -> tuple[int, ...]:
+    return getattr(x, "shape", ())
+
+
+def _unbroadcast(g: Any, x: Any) -> Any:
+    """Sum ``g`` back down to the shape of input ``x`` (undoing NumPy broadcasting)."""
+    shape = x.shape  # x is an input that requires grad: an array or a Value
+    return g if g.shape == shape else sum_to(g, shape=shape)
+
+
+def _axes(axis: Any, ndim: int) -> tuple[int, ...]:
+    if axis is None:
+        return tuple(range(ndim))
+    axes = (axis,) if isinstance(axis, int) else axis
+    return tuple(a % ndim if ndim else a for a in axes)
+
+
+def _kept(x: Any, axis: Any) -> tuple[int, ...]:
+    """The shape of ``x`` reduced over ``axis`` with ``keepdims=True``."""
+    shape = _shape(x)
+    reduced = _axes(axis, len(shape))
+    return tuple(1 if i in reduced else n for i, n in enumerate(shape))
+
+
+def _expand(g: Any, x: Any, axis: Any, keepdims: bool) -> Any:
+    """Broadcast a reduction's gradient back over the reduced axes of ``x``."""
+    if not keepdims and axis is not None:  # a 0-d g (axis=None) broadcasts as it is
+        g = reshape(g, shape=_kept(x, axis))
+    return broadcast_to(g, shape=_shape(x))
+
+
+def _reduced_size(x: Any, axis: Any) -> int:
+    """How many elements of ``x`` each result of a reduction over ``axis`` combines."""
+    shape = _shape(x)
+    return int(np.prod([shape[a] for a in _axes(axis, len(shape))], dtype=np.int64))
+
+
+# ---- broadcasting and its undoing (each the other's VJP) ------------------------
+
+
+def _sum_to_fwd(x: Any, shape: tuple[int, ...]) -> Any:
+    lead = x.ndim - len(shape)
+    kept = tuple(i for i, n in enumerate(shape, lead) if n == 1 and x.shape[i] != 1)
+    # np.add.reduce is what x.sum() calls, without the Python-level wrapper.
+    if kept:
+        x = np.add.reduce(x, axis=kept, keepdims=True)
+    return np.add.reduce(x, axis=tuple(range(lead))) if lead else x
+
+
+sum_to: Primitive = Primitive(
+    "sum_to", _sum_to_fwd,
+    lambda g, ans, x, shape: broadcast_to(g, shape=_shape(x)),
+    linear=True,
+)
+
+
+def _broadcast_to_fwd(x: Any, shape: tuple[int, ...]) -> Any:
+    if not isinstance(x, (np.ndarray, np.generic)):
+        x = np.asarray(x)
+    if x.size == 1 and math.prod(shape) <= 4096:
+        # Small results from one element (the VJP of a full sum): a filled array
+        # costs less than np.broadcast_to building a read-only view.
+        out = np.empty(shape, dtype=x.dtype)
+        out[...] = x
+        return out
+    return np.broadcast_to(x, shape)
+
+
+broadcast_to: Primitive = Primitive(
+    "broadcast_to", _broadcast_to_fwd,
+    lambda g, ans, x, shape: sum_to(g, shape=_shape(x)),
+    linear=True,
+    error="cannot broadcast shape {0} to {shape}",
+)
+
+# ---- reshaping -------------------------------------------------------------------
+
+reshape: Primitive = Primitive(
+    "reshape", lambda x, shape: np.reshape(x, shape),
+    lambda g, ans, x, shape: reshape(g, shape=_shape(x)),
+    linear=True,
+    error="cannot reshape shape {0} into {shape}",
+)
+
+
+def _inverse(axes: Any, ndim: int) -> Any:
+    # Axes may count from the end (as NumPy allows): normalize before inverting.
+    return None if axes is None else tuple(int(i) for i in np.argsort([a % ndim for a in axes]))
+
+
+transpose: Primitive = Primitive(
+    "transpose", lambda x, axes: np.transpose(x, axes),
+    lambda g, ans, x, axes: transpose(g, axes=_inverse(axes, len(_shape(x)))),
+    linear=True,
+    error="axes {axes} do not match shape {0}",
+)
+
+# ---- indexing --------------------------------------------------------------------
+
+
+def _is_basic(index: Any) -> bool:
+    """Basic indexing (ints, slices, None, ...) never repeats an element."""
+    items = index if isinstance(index, tuple) else (index,)
+    return all(
+        i is None or i is Ellipsis or isinstance(i, (int, np.integer, slice)) for i in items
+    )
+
+
+def _index_add_fwd(g: Any, index: Any, shape: tuple[int, ...]) -> Any:
+    out = np.zeros(shape, dtype=np.result_type(g))
+    if _is_basic(index):
+        out[index] = g
+    else:
+        np.add.at(out, index, g)  # repeated indices accumulate
+    return out
+
+
+getitem: Primitive = Primitive(
+    "getitem", lambda x, index: x[index],
+    lambda g, ans, x, index: index_add(g, index=index, shape=_shape(x)),
+    linear=True,
+)
+
+index_add: Primitive = Primitive(
+    "index_add", _index_add_fwd,
+    lambda g, ans, x, index, shape: getitem(g, index=index),
+    linear=True,
+)
+
+# ---- joining ---------------------------------------------------------------------
+
+
+def _concat_vjp(i: int, g: Any, ans: Any, *xs: Any, axis: int) -> Any:
+    ax = axis % len(_shape(ans))
+    start = builtins.sum(_shape(x)[ax] for x in xs[:i])
+    sl = (slice(None),) * ax + (slice(start, start + _shape(xs[i])[ax]),)
+    return getitem(g, index=sl)
+
+
+concatenate: Primitive = Primitive(
+    "concatenate", lambda *xs, axis: np.concatenate(xs, axis=axis),
+    vjp_any=_concat_vjp,
+    linear=True,
+)
+
+__all__ = [
+    "sum_to", "broadcast_to", "reshape", "transpose", "getitem", "index_add", "concatenate",
+]

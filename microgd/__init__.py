@@ -17,10 +17,10 @@ from microgd.autodiff import (
     Primitive,
     detect_anomaly,
     enable_grad,
-    gradients,
     is_grad_enabled,
     no_grad,
 )
+from microgd.backprop import gradients
 from microgd import dispatch  # noqa: F401  (registers NumPy dispatch and the methods)
 from microgd.functions import (
     abs,
@@ -51,6 +51,7 @@ from microgd.functions import (
 )
 
 from microgd.transforms import grad, hessian, hvp, jacobian, value_and_grad
+from microgd.forward import ggn_vp, jacfwd, jacrev, jvp, linearize, vjp
 from microgd.curvature import (
     CriticalPoint,
     classify,
@@ -75,6 +76,7 @@ __all__ = [
     "log_softmax", "logsumexp", "max", "maximum", "mean", "min", "minimum", "no_grad", "ops",
     "relu", "reshape", "sigmoid", "sin", "softmax", "sqrt", "stack", "sum", "tanh",
     "transpose", "where", "grad", "value_and_grad", "jacobian", "hvp", "hessian", "transforms",
+    "jvp", "vjp", "linearize", "jacfwd", "jacrev", "ggn_vp",
     "CriticalPoint", "classify", "find_critical_points", "hessian_density", "hessian_eigs",
     "hessian_trace", "data", "nn", "optim", "DivergenceError", "History", "fit",
     "load_checkpoint", "save_checkpoint", "SearchResult", "coarse_to_fine", "grid_search",

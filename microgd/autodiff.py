@@ -1,16 +1,12 @@
-"""Grad mode, the recording of primitives, and the iterative backward pass.
+"""Grad mode, forward-mode levels, and the recording of primitives.
 
-Every differentiable operation is a :class:`Primitive` (see ``ops.py``): a
-NumPy forward plus one vector-Jacobian product (VJP) per input.  Calling a
-primitive on plain arrays simply runs NumPy.  Calling it on at least one
-``Value`` records a node that remembers the primitive and its inputs.
-
-``backprop`` walks the recorded graph from the outputs back to the inputs in
-reverse topological order (found iteratively, so graphs of millions of nodes
-need no recursion) and applies each node's VJPs.  In first-order mode the VJPs
-receive plain arrays and run as plain NumPy; with ``create_graph=True`` they
-receive the ``Value`` nodes themselves, so the backward pass is recorded like
-any other computation and can be differentiated again.
+Every differentiable operation is a :class:`Primitive` (see ``ops``): a NumPy
+forward, one vector-Jacobian product (VJP) per input and a forward-mode rule
+(JVP).  Calling a primitive on plain arrays simply runs NumPy.  Calling it on
+at least one ``Value`` records a node that remembers the primitive and its
+inputs (the reverse pass, in ``backprop``, walks those), and, while a
+forward-mode transform (``jvp``) is running, computes the node's tangent from
+its inputs' tangents right away: forward mode keeps no tape.
 """
 
 from __future__ import annotations
@@ -34,6 +30,7 @@ class _Mode(threading.local):
     grad_enabled = True
     anomaly = False
     tracing = 0  # how many transforms are evaluating their function (see transforms)
+    levels: tuple[int, ...] = ()  # active forward-mode levels, outermost first
 
 
 _mode = _Mode()
@@ -55,6 +52,34 @@ def _set_mode(field: str, value: bool) -> bool:
         default = _DEFAULTS[field]
         _overrides += (value != default) - (prev != default)
     return prev
+
+
+_level_ids = iter(range(1, 2**62))
+
+
+class forward_level:
+    """Open a new forward-mode level for a ``with`` block; ``as`` gives its id.
+
+    While it is open, every recorded op whose inputs carry a tangent of this
+    level gets its own tangent (see :func:`record`).  Levels nest (``jvp`` of
+    ``jvp``); ids are never reused, so a tangent left on a Value by a finished
+    level is ignored.
+    """
+
+    def __enter__(self) -> int:
+        global _overrides
+        with _overrides_lock:
+            self.level = next(_level_ids)
+            self._saved = _mode.levels
+            _mode.levels = self._saved + (self.level,)
+            _overrides += 1
+        return self.level
+
+    def __exit__(self, *exc: object) -> None:
+        global _overrides
+        with _overrides_lock:
+            _mode.levels = self._saved
+            _overrides -= 1
 
 
 def is_grad_enabled() -> bool:
@@ -319,8 +344,10 @@ def record(prim: Primitive, args: tuple, params: dict = _NO_PARAMS) -> Value:
         out = prim.forward(*raw, **params) if params else prim.forward(*raw)
     except (ValueError, TypeError, IndexError) as exc:
         raise _shape_error(prim, tuple(raw), params, exc) from None
+    levels: tuple[int, ...] = ()
     if _overrides:
         grad_enabled = _mode.grad_enabled
+        levels = _mode.levels
         if _mode.anomaly and not _all_finite(out):
             bad_in = not all(_all_finite(r) for r in raw)
             why = " (its inputs already contained nan/inf)" if bad_in else ""
@@ -344,299 +371,67 @@ def record(prim: Primitive, args: tuple, params: dict = _NO_PARAMS) -> Value:
     else:
         node.requires_grad = False
         node._prim = node._args = node._raw = node._params = node._saved = None
+    node._tangent = None
+    if levels:
+        _push_tangents(node, prim, args, raw, params, levels, grad_enabled)
     return node
 
 
-# --------------------------------------------------------------------------
-# the backward pass
+def _push_tangents(node: Value, prim: Primitive, args: tuple, raw: list, params: dict,
+                   levels: tuple[int, ...], grad_enabled: bool) -> None:
+    """Give ``node`` its tangent at each active level where an input has one.
 
-
-def _freed(node: Value) -> RuntimeError:
-    return RuntimeError(
-        f"backward through the graph a second time: the graph at op "
-        f"'{node.op}' was freed by an earlier backward; pass "
-        "retain_graph=True to the first backward to keep it"
-    )
-
-
-def _modified(node: Value) -> RuntimeError:
-    """The error for a node whose inputs (or itself) changed in place after recording."""
-    args = node._args or ()
-    changed = [f"input {i} (shape {a.shape}, version {a._version})"
-               for i, a in enumerate(args) if isinstance(a, Value) and a._version]
-    if node._version:
-        changed.append(f"its own output (shape {node.shape}, version {node._version})")
-    which = ", ".join(changed) or "an input"
-    return RuntimeError(
-        f"{node.op}: a Value this op used was modified in place (by assign, by setting "
-        f".data or by an optimizer step) after the graph was recorded: {which}. The graph "
-        "saw the old numbers, so its derivatives would mix old and new; recompute the "
-        "forward pass after changing the Value"
-    )
-
-
-def nodes(roots: list[Value]) -> list[Value]:
-    """Nodes reachable from ``roots`` that require grad, every node after its parents.
-
-    Iterative depth-first search: a node is emitted when it is met on top of
-    the stack a second time, after all its parents were pushed and emitted.
-    Visits are marked on the nodes (two fresh tokens per pass) rather than in a
-    set: with millions of nodes, a set of ids no longer fits in cache.
-    Raises ``RuntimeError`` when a node was freed by an earlier backward, or
-    when a node's inputs (or the node itself) changed in place since it was
-    recorded: the sums of versions differ.
+    Levels are done outermost first.  The rule for level L runs with only the
+    levels outside L open, on the inputs as Values, so the tangent it makes
+    carries their tangents too (a jvp of a jvp sees mixed derivatives) and
+    never one of L itself.  When nothing outside needs that (no outer level
+    involved, nothing recording for reverse mode), the rule runs on the plain
+    arrays instead, as a first-order backward does: NumPy only.
     """
-    entered, emitted = object(), object()
-    order: list[Value] = []
-    stack = list(roots)
-    while stack:
-        node = stack[-1]
-        mark = node._mark
-        if mark is entered:
-            stack.pop()
-            node._mark = emitted
-            order.append(node)
+    have = [a._tangent if isinstance(a, Value) and a._tangent else None for a in args]
+    tangents: dict[int, Any] = {}
+    for k, level in enumerate(levels):
+        ts = [None if h is None else h.get(level) for h in have]
+        if all(t is None for t in ts):
             continue
-        if mark is emitted:
-            stack.pop()
-            continue
-        node._mark = entered
-        args = node._args
-        if args is None:
-            continue
-        if node._raw is None:
-            raise _freed(node)
-        version = node._version
-        for a in args:
-            if isinstance(a, Value):
-                version += a._version
-                if a.requires_grad and a._mark is not entered and a._mark is not emitted:
-                    stack.append(a)
-        if version != node._saved:
-            raise _modified(node)
-    return order
-
-
-def _relevant(order: list[Value], wrt: list[Value]) -> set[Value]:
-    """The nodes of ``order`` with a node of ``wrt`` among their ancestors (or themselves)."""
-    relevant = set(wrt)
-    for node in order:
-        if node._args and any(isinstance(a, Value) and a in relevant for a in node._args):
-            relevant.add(node)
-    return relevant
-
-
-def backprop(
-    roots: list[Value],
-    seeds: list[Any],
-    *,
-    create_graph: bool = False,
-    retain_graph: bool = False,
-    wrt: list[Value] | None = None,
-) -> dict[Value, Any]:
-    """Propagate ``seeds`` (one per root) back through the graph.
-
-    Returns ``{node: total gradient}`` for the leaves when ``wrt`` is None and
-    for the nodes in ``wrt`` otherwise.  Gradients are arrays, or Values when
-    ``create_graph``.  While the pass runs, each node's pending gradient sits
-    in its ``_g`` slot; nothing outside the returned dict is changed unless the
-    pass completes (then the graph is freed unless ``retain_graph``).  A graph
-    is differentiated by one thread at a time.
-    """
-    order = nodes(roots)
-    for r, s in zip(roots, seeds, strict=False):
-        r._g = s if r._g is None else r._g + s
-    targets = None if wrt is None else set(wrt)
-    relevant = None if wrt is None else _relevant(order, wrt)
-    result: dict[Value, Any] = {}
-    anomaly = _mode.anomaly
-    saved_mode = _set_mode("grad_enabled", create_graph)
-    try:
-        for node in reversed(order):
-            g = node._g
-            if g is None:
-                continue
-            node._g = None
-            prim = node._prim
-            if targets is None:
-                if prim is None:
-                    result[node] = g
-                    continue
-            elif node in targets:
-                result[node] = g
-            if prim is None:
-                continue
-            # A recorded node has _args, _raw and _params; nodes() checked that none of
-            # its inputs changed since, so _raw is their data and the Values hold it too.
-            node_args: tuple = node._args  # type: ignore[assignment]
-            args: Any
-            ans: Any
-            if create_graph:
-                ans, args = node, node_args
+        outer = levels[:k]
+        plain = not (grad_enabled and node.requires_grad) and not any(
+            isinstance(t, Value) for t in ts) and not any(
+            h is not None and any(lv in h for lv in outer) for h in have)
+        node._tangent = tangents  # the outer levels' tangents, for rules that use ans
+        saved = _mode.levels
+        _mode.levels = outer
+        try:
+            if plain:
+                t_out = prim.jvp(ts, node._data, raw, params)
             else:
-                ans, args = node._data, node._raw
-            params: dict = node._params  # type: ignore[assignment]
-            vjps, vjp_any = prim.vjps, prim.vjp_any
-            for i, p in enumerate(node_args):
-                if not isinstance(p, Value) or not p.requires_grad:
-                    continue
-                if relevant is not None and p not in relevant:
-                    continue
-                if vjp_any is not None:
-                    c = vjp_any(i, g, ans, *args, **params)
-                elif params:
-                    c = vjps[i](g, ans, *args, **params)
-                else:
-                    c = vjps[i](g, ans, *args)
-                if anomaly and not _all_finite(c):
-                    raise AnomalyError(
-                        f"{prim.name}: backward (gradient for input {i}) produced nan/inf"
-                    )
-                prev = p._g
-                p._g = c if prev is None else prev + c
-    except BaseException:
-        for node in order:  # drop the partial sums: nothing is left half-changed
-            node._g = None
-        raise
-    finally:
-        _set_mode("grad_enabled", saved_mode)
-    if not retain_graph:
-        # Drop the saved input data; keep the structure (op and inputs) so the
-        # graph can still be drawn, and a second backward can say what happened.
-        for node in order:
-            if node._prim is not None:
-                node._raw = None
-    return result
+                t_out = prim.jvp(ts, node, args, params)
+        finally:
+            _mode.levels = saved
+        tangents[level] = _fit(t_out, node)
+    node._tangent = tangents or None
 
 
-def _seed(root: Value, gradient: Any, create_graph: bool, where: str) -> Any:
-    if gradient is None:
-        if root.size != 1:
-            raise RuntimeError(
-                f"{where}: output has shape {root.shape}; backward() without a gradient "
-                "needs an output with one element, so pass gradient= an array of that shape"
-            )
-        # A 0-d seed as a NumPy scalar: the whole pass then runs on scalars, ~5x
-        # faster than 0-d arrays (backward turns the results into ndarrays).
-        seed: Any = root.dtype.type(1) if root.ndim == 0 else np.ones(root.shape, root.dtype)
-    elif isinstance(gradient, Value):
-        seed = gradient if create_graph else np.array(gradient._data, dtype=root.dtype)
-    else:
-        seed = np.array(gradient, dtype=root.dtype)  # a copy: never alias the caller's array
-    shape = np.shape(seed._data if isinstance(seed, Value) else seed)
-    if shape != root.shape:
-        raise ValueError(
-            f"{where}: gradient has shape {shape} but the output has shape {root.shape}"
-        )
-    if create_graph and not isinstance(seed, Value):
-        seed = Value(seed, requires_grad=False)
-    return seed
+def _fit(t: Any, node: Value) -> Any:
+    """A tangent in the node's shape and dtype (rules broadcast like the forward)."""
+    if isinstance(t, Value):
+        if t.shape != node.shape:
+            from microgd.ops import broadcast_to
+            t = broadcast_to(t, shape=node.shape)
+        return t
+    arr = np.asarray(t)
+    if arr.shape != node.shape:
+        arr = np.broadcast_to(arr, node.shape)
+    if arr.dtype != node.dtype:
+        arr = arr.astype(node.dtype)
+    return arr[()] if arr.ndim == 0 else arr
 
 
-def backward(
-    root: Value,
-    gradient: Any = None,
-    retain_graph: bool | None = None,
-    create_graph: bool = False,
-) -> None:
-    """Accumulate d(root)/d(leaf) into every leaf's ``.grad`` (see ``Value.backward``)."""
-    if not root.requires_grad:
-        raise RuntimeError(
-            "backward: this Value does not require grad (it is a constant, or was "
-            "computed under no_grad or from constants only)"
-        )
-    if retain_graph is None:
-        retain_graph = create_graph
-    seed = _seed(root, gradient, create_graph, "backward")
-    grads = backprop(
-        [root], [seed], create_graph=create_graph, retain_graph=retain_graph
-    )
-    # Gather every leaf's new .grad first, then assign: no partial writes on error.
-    owners: set[int] = set()
-    updates = []
-    for node, g in grads.items():
-        dtype = node._data.dtype
-        if type(g) is not np.ndarray or g.dtype != dtype:
-            g = np.asarray(g._data if isinstance(g, Value) else g, dtype=dtype)
-        # Leaves must not share a gradient buffer (add passes one g to both
-        # inputs), or an in-place update of one .grad would change another.
-        base = g if g.base is None else g.base
-        if id(base) in owners or not g.flags.writeable:
-            g = base = g.copy()
-        owners.add(id(base))
-        updates.append((node, g))
-    for node, g in updates:
-        node.grad = g if node.grad is None else node.grad + g
 
 
-def gradients(
-    outputs: Value | list[Value],
-    inputs: Value | list[Value],
-    grad_outputs: Any = None,
-    create_graph: bool = False,
-    retain_graph: bool | None = None,
-) -> list[Value]:
-    """Gradients of ``outputs`` with respect to ``inputs``, leaving ``.grad`` untouched.
-
-    Like ``torch.autograd.grad``: the result is a list with one Value per
-    input, holding ``sum_k d(outputs[k] . grad_outputs[k]) / d(input)``.
-    When ``outputs`` is a list, ``grad_outputs`` is a list of the same length
-    (None entries for one-element outputs); for a single output it is one array
-    (a list of one array is also accepted, as in PyTorch).  With
-    ``create_graph=True`` the results are part of a graph and can be
-    differentiated again.  An input that the outputs do not depend on gets
-    zeros.
-
-    Examples
-    --------
-    >>> import microgd as mg
-    >>> x = mg.Value(3.0)
-    >>> (dx,) = mg.gradients(x ** 3, x, create_graph=True)
-    >>> (d2x,) = mg.gradients(dx, x)
-    >>> float(dx.data), float(d2x.data)
-    (27.0, 18.0)
-    """
-    single = isinstance(outputs, Value)
-    outs: list[Value] = [outputs] if isinstance(outputs, Value) else list(outputs)
-    ins = [inputs] if isinstance(inputs, Value) else list(inputs)
-    for v in outs + ins:
-        if not isinstance(v, Value):
-            raise TypeError(f"gradients: expected Values, got {type(v).__name__}")
-    for i, x in enumerate(ins):
-        if not x.requires_grad:
-            raise RuntimeError(f"gradients: input {i} (shape {x.shape}) does not require grad")
-    gos: list[Any]
-    if grad_outputs is None:
-        gos = [None] * len(outs)
-    elif not single:
-        if not isinstance(grad_outputs, (list, tuple)):
-            raise TypeError("gradients: outputs is a list, so grad_outputs must be a list "
-                            f"of the same length, got {type(grad_outputs).__name__}")
-        gos = list(grad_outputs)
-    elif (isinstance(grad_outputs, (list, tuple)) and len(grad_outputs) == 1
-          and isinstance(grad_outputs[0], (Value, np.ndarray))):
-        gos = [grad_outputs[0]]  # a list of one, as torch.autograd.grad accepts
-    else:
-        gos = [grad_outputs]
-    if len(gos) != len(outs):
-        raise ValueError(
-            f"gradients: {len(gos)} grad_outputs given for {len(outs)} outputs"
-        )
-    if retain_graph is None:
-        retain_graph = create_graph
-    roots, seeds = [], []
-    for o, go in zip(outs, gos, strict=False):
-        if o.requires_grad:
-            roots.append(o)
-            seeds.append(_seed(o, go, create_graph, "gradients"))
-    grads = backprop(
-        roots, seeds, create_graph=create_graph, retain_graph=retain_graph, wrt=ins
-    )
-    result = []
-    for x in ins:
-        g = grads[x] if x in grads else np.zeros(x.shape, dtype=x.dtype)
-        if isinstance(g, Value):
-            result.append(g)
-        else:
-            result.append(Value(np.asarray(g, dtype=x.dtype), requires_grad=False))
-    return result
+def __getattr__(name: str) -> Any:
+    # The reverse pass moved to microgd.backprop; keep its old import path working.
+    if name in ("backprop", "backward", "gradients", "nodes"):
+        from microgd import backprop
+        return getattr(backprop, name)
+    raise AttributeError(f"module 'microgd.autodiff' has no attribute {name!r}")

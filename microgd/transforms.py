@@ -25,29 +25,15 @@ from typing import Any
 import numpy as np
 
 from microgd import ops
-from microgd.autodiff import _mode, gradients
-from microgd.value import Value, as_constant
+from microgd.autodiff import _mode, _set_mode
+from microgd.backprop import gradients
+from microgd.tree import Tree, flatten, unflatten
+from microgd.tree import leaves as _leaves
+from microgd.tree import rebuild as _rebuild
+from microgd.value import Value, as_array, as_constant
 
-Tree = Any  # an array, a Value, or a (nested) list/tuple of them
-
-
-def _leaves(tree: Tree) -> list[Any]:
-    if isinstance(tree, (list, tuple)):
-        return [leaf for item in tree for leaf in _leaves(item)]
-    return [tree]
-
-
-def _rebuild(tree: Tree, leaves: Sequence[Any]) -> Tree:
-    """``tree``'s structure filled with ``leaves`` in order."""
-    it = iter(leaves)
-
-    def build(t: Tree) -> Tree:
-        if isinstance(t, (list, tuple)):
-            return type(t)(build(item) for item in t)
-        return next(it)
-
-    return build(tree)
-
+__all__ = ["HessianOperator", "Tree", "flatten", "grad", "hessian", "hvp", "jacobian",
+           "unflatten", "value_and_grad"]
 
 def _is_traced(*trees: Tree) -> bool:
     """Whether derivatives must be recorded: inside another transform, or on traced Values."""
@@ -58,12 +44,18 @@ def _is_traced(*trees: Tree) -> bool:
 
 
 @contextlib.contextmanager
-def _evaluating() -> Iterator[None]:
-    """Mark that a transform is calling its function: transforms inside it record."""
+def _evaluating(record: bool = True) -> Iterator[None]:
+    """Mark that a transform is calling its function: transforms inside it record.
+
+    ``record`` sets grad mode for the call: reverse transforms need the graph
+    even inside a ``no_grad`` block; a forward-mode jvp at top level does not.
+    """
     _mode.tracing += 1
+    saved = _set_mode("grad_enabled", record)
     try:
         yield
     finally:
+        _set_mode("grad_enabled", saved)
         _mode.tracing -= 1
 
 
@@ -76,8 +68,14 @@ def _variables(tree: Tree, traced: bool) -> Tree:
     """
     def fresh(leaf: Any) -> Value:
         if traced and isinstance(leaf, Value):
-            return ops.add(leaf, 0.0)
-        return Value(leaf.data if isinstance(leaf, Value) else leaf)
+            if leaf.requires_grad:
+                return ops.add(leaf, 0.0)
+            # A constant of the outer computation that may carry forward-mode
+            # tangents: a new leaf with the same numbers and tangents.
+            v = Value(leaf._data)
+            v._tangent = None if leaf._tangent is None else dict(leaf._tangent)
+            return v
+        return Value(as_array(leaf))
 
     return _rebuild(tree, [fresh(leaf) for leaf in _leaves(tree)])
 
@@ -268,14 +266,16 @@ def hessian(f: Callable[..., Any], argnums: int = 0) -> Callable[..., Any]:
     return jacobian(grad(f, argnums), argnums)
 
 
-def hvp(f: Callable[..., Any], x: Tree, v: Tree) -> Tree:
+def hvp(f: Callable[..., Any], x: Tree, v: Tree, mode: str = "auto") -> Tree:
     """The exact Hessian-vector product ``H(x) @ v`` of a scalar ``f``, shaped like ``x``.
 
-    Two reverse passes (reverse-over-reverse): the gradient is computed with
-    its graph recorded, then ``<grad f(x), v>`` is differentiated once more.
-    No finite differences, and no Hessian is ever formed.  Inside another
-    transform (or on traced Values) the product is recorded, so it can be
-    differentiated again.
+    ``mode='rev'`` is reverse-over-reverse: the gradient is computed with its
+    graph recorded, then ``<grad f(x), v>`` is differentiated once more.
+    ``mode='fwd'`` is forward-over-reverse: a ``jvp`` of ``grad f`` along
+    ``v``.  ``'auto'`` picks the faster on this engine, reverse-over-reverse
+    (see ``docs/curvature-ways.md``).  No finite differences, and no Hessian is
+    ever formed.  Inside another transform (or on traced Values) the product
+    is recorded, so it can be differentiated again.
 
     Examples
     --------
@@ -284,7 +284,14 @@ def hvp(f: Callable[..., Any], x: Tree, v: Tree) -> Tree:
     >>> f = lambda x: (x[0] ** 2) * x[1]
     >>> mg.hvp(f, np.array([1.0, 2.0]), np.array([1.0, 0.0])).tolist()
     [4.0, 2.0]
+    >>> mg.hvp(f, np.array([1.0, 2.0]), np.array([1.0, 0.0]), mode="fwd").tolist()
+    [4.0, 2.0]
     """
+    if mode not in ("auto", "rev", "fwd"):
+        raise ValueError(f"hvp: mode must be 'auto', 'rev' or 'fwd', got {mode!r}")
+    if mode == "fwd":
+        from microgd.forward import jvp  # the forward transforms build on this module
+        return jvp(grad(f), (x,), (v,))[1]
     if _is_traced(x, v):
         def directional(y: Tree) -> Value:
             return _tree_vdot(grad(f)(y), v)
@@ -361,19 +368,3 @@ class HessianOperator:
     def matvec(self, vec: np.ndarray) -> np.ndarray:
         """``H @ vec`` on flat vectors of length ``n``."""
         return flatten(self(unflatten(vec, self.x)))
-
-
-def flatten(tree: Tree) -> np.ndarray:
-    """All leaves of ``tree`` as one flat float vector."""
-    return np.concatenate([np.ravel(np.asarray(getattr(t, "data", t))) for t in _leaves(tree)])
-
-
-def unflatten(vec: np.ndarray, like: Tree) -> Tree:
-    """``vec`` cut and shaped like the leaves of ``like``."""
-    out, start = [], 0
-    for leaf in _leaves(like):
-        shape = np.shape(getattr(leaf, "data", leaf))
-        size = int(np.prod(shape, dtype=np.int64))
-        out.append(np.asarray(vec[start:start + size]).reshape(shape))
-        start += size
-    return _rebuild(like, out)

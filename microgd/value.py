@@ -69,7 +69,7 @@ class Value:
     # The slots are set in three places: __init__, detach and autodiff.record.
     # _g and _mark are scratch space of a backward pass (pending gradient, visit mark).
     __slots__ = ("_data", "grad", "requires_grad", "_version", "_prim", "_args", "_raw",
-                 "_params", "_saved", "_g", "_mark", "__weakref__")
+                 "_params", "_saved", "_tangent", "_g", "_mark", "__weakref__")
     __array_priority__ = 1000.0
 
     _data: Any  # an ndarray, or a NumPy scalar for 0-d data
@@ -82,6 +82,7 @@ class Value:
     _raw: tuple[Any, ...] | None  # their data at record time; None once a backward freed it
     _params: dict[str, Any] | None
     _saved: int | None  # the inputs' versions summed at record time
+    _tangent: dict[int, Any] | None  # forward mode: {level: tangent} while a jvp runs
     _g: Any  # an array, or a Value under create_graph
     _mark: object
 
@@ -91,7 +92,8 @@ class Value:
         self.requires_grad = bool(requires_grad)
         self._version = 0
         self._prim = None
-        self._args = self._raw = self._params = self._saved = self._g = self._mark = None
+        self._args = self._raw = self._params = self._saved = self._tangent = None
+        self._g = self._mark = None
 
     @property
     def data(self) -> Any:
@@ -245,7 +247,7 @@ class Value:
         >>> float(x.grad)
         6.0
         """
-        _autodiff.backward(self, gradient, retain_graph, create_graph)
+        _backprop.backward(self, gradient, retain_graph, create_graph)
 
     def assign(self, data: Any) -> Value:
         """Replace the data with ``data`` of the same shape, cast to this Value's dtype.
@@ -292,7 +294,8 @@ class Value:
         out.requires_grad = False
         out._version = 0
         out._prim = None
-        out._args = out._raw = out._params = out._saved = out._g = out._mark = None
+        out._args = out._raw = out._params = out._saved = out._tangent = None
+        out._g = out._mark = None
         return out
 
     # ---- operators -----------------------------------------------------------
@@ -462,6 +465,6 @@ _COMPARISONS = {u: u for u in (np.less, np.less_equal, np.greater, np.greater_eq
 # Bottom imports: the node, the engine and the table of primitives need each other
 # (a node's operators are primitives, and primitives make nodes), so this module
 # must be imported first; microgd/__init__.py does that.
-from microgd import autodiff as _autodiff  # noqa: E402
+from microgd import backprop as _backprop  # noqa: E402
 from microgd import ops as _ops  # noqa: E402
 from microgd.autodiff import record as _record  # noqa: E402

@@ -27,7 +27,8 @@ from typing import Any
 
 import numpy as np
 
-from microgd.autodiff import enable_grad, gradients
+from microgd.autodiff import enable_grad
+from microgd.backprop import gradients
 from microgd.value import Value
 
 __all__ = ["DEFAULTS", "MAX_ROWS", "ROUNDING_FACTOR", "TABLE_HEADER", "check_grads"]

@@ -24,6 +24,8 @@ SECTIONS = [
                          "concatenate", "stack", "array", "logsumexp", "softmax", "log_softmax",
                          "Primitive"], microgd),
     ("Transforms", "microgd", ["grad", "value_and_grad", "jacobian", "hvp", "hessian"], microgd),
+    ("Forward mode", "microgd", ["jvp", "vjp", "linearize", "jacfwd", "jacrev", "ggn_vp"],
+     microgd),
     ("", "microgd.transforms", ["HessianOperator", "flatten", "unflatten"], transforms),
     ("Curvature", "microgd", ["hessian_eigs", "hessian_trace", "hessian_density", "classify",
                               "find_critical_points", "CriticalPoint"], microgd),

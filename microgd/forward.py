@@ -221,7 +221,6 @@ def linearize(f: Callable[..., Any], *primals: Any) -> tuple[Any, Callable[..., 
                 for o in outs]
     inputs = [leaf for ph in placeholders for leaf in leaves(ph)]
     roots = [t for t in tans if isinstance(t, Value) and t.requires_grad]
-    order = nodes(roots) if roots else []
 
     def f_jvp(*ts: Any) -> Any:
         if len(ts) != len(primals):
@@ -230,7 +229,9 @@ def linearize(f: Callable[..., Any], *primals: Any) -> tuple[Any, Callable[..., 
         given = {ph: np.asarray(as_array(t), dtype=ph.dtype)
                  for ph, t in zip(inputs, [leaf for t in ts for leaf in leaves(t)],
                                   strict=True)}
-        computed = _replay(order, given)
+        # Sorted again each time: that also checks that nothing the linearization
+        # used (a closure's Value, say) was changed in place since.
+        computed = _replay(nodes(roots), given) if roots else {}
         results = []
         for o, t in zip(values, tans, strict=True):
             if t is None:

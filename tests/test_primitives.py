@@ -1,10 +1,11 @@
 """Every primitive and public function, differentiated to first and second order.
 
 Each property test draws inputs with ``microgd.testing.strategies`` and checks
-derivatives with ``check_grads(order=2)`` (first order, then the derivative of
-the gradient) in float64 and float32, under broadcasting where the op
-broadcasts.  ``check`` also asserts that the primitive a test claims to cover
-really appears in the forward or backward graph, and
+derivatives with ``check_grads(order=2, modes=("fwd", "rev"))`` (first order,
+then the derivative of the gradient, in reverse and in forward mode) in float64
+and float32, under broadcasting where the op broadcasts.  ``check`` also
+asserts that the primitive a test claims to cover really appears in the
+forward or backward graph, and
 ``test_every_primitive_has_a_test`` fails when a primitive of
 ``microgd.ops.ALL`` (or a public function) has no test: a new primitive cannot
 go untested.
@@ -84,7 +85,7 @@ def ops_used(f: Callable[..., Value], args: tuple) -> set[str]:
 
 def check(f: Callable[..., Value], args: tuple, uses: Iterable[str] = ()) -> None:
     """First and second derivatives of ``f`` at ``args``; ``uses`` must be in its graph."""
-    check_grads(f, args, order=2)
+    check_grads(f, args, order=2, modes=("fwd", "rev"))
     missing = set(uses) - ops_used(f, args)
     assert not missing, f"the test claims to cover {sorted(missing)} but never uses it"
 

@@ -78,6 +78,7 @@ def check_grads(
     atol: float | None = None,
     *,
     seed: int = 0,
+    modes: Sequence[str] = ("rev",),
 ) -> None:
     """Check the derivatives of ``f`` at ``args`` against finite differences.
 
@@ -113,6 +114,12 @@ def check_grads(
         docstring).  The dtype is float32 if any argument or the output is.
     seed : int, default 0
         Seed of the random cotangents ``u`` and ``v``.
+    modes : tuple of {'rev', 'fwd'}, default ('rev',)
+        Which modes to check.  ``'rev'`` is the above.  ``'fwd'`` checks
+        forward mode against the same finite differences: order 1,
+        ``sum(u * jvp(f, x, e_k))`` for every basis tangent ``e_k``; order 2,
+        the jvp of the gradient along ``v`` (forward over reverse) and the
+        jvp of ``jvp(f, x, v)`` along every ``e_k`` (forward over forward).
 
     Returns
     -------
@@ -150,6 +157,9 @@ def check_grads(
     """
     if isinstance(order, bool) or order not in (1, 2):
         raise ValueError(f"check_grads: order must be 1 or 2, got {order!r}")
+    modes = (modes,) if isinstance(modes, str) else tuple(modes)
+    if not modes or any(m not in ("rev", "fwd") for m in modes):
+        raise ValueError(f"check_grads: modes must name 'rev' and/or 'fwd', got {modes!r}")
     if not isinstance(args, (tuple, list)):
         raise TypeError(
             f"check_grads: args must be a tuple of arguments, got {type(args).__name__}; "
@@ -200,10 +210,15 @@ def check_grads(
             return [t1, t2]
 
         (numeric, floors), *rest = _finite_differences(terms, points, eps, floor_eps, order)
-        reports = [_compare(f"order 1: {{bad}} of {{n}} entries disagree -- {_ORDER1}",
-                            first, numeric, floors, rtol, atol)]
+        reports = []
+        if "rev" in modes:
+            reports.append(_compare(f"order 1: {{bad}} of {{n}} entries disagree -- {_ORDER1}",
+                                    first, numeric, floors, rtol, atol))
+        if "fwd" in modes:
+            reports += _forward_reports(f, points, u, u64, vs, numeric, floors,
+                                        rest[0] if rest else None, rtol, atol)
 
-        if order == 2:
+        if order == 2 and "rev" in modes:
             xs, out = _call(f, points)
             gs = _grads(out, xs, u, create_graph=True)
             graph_first = _values(gs, points, "order 2 (create_graph=True)")
@@ -226,6 +241,61 @@ def check_grads(
         head = (f"check_grads failed (dtype {dtype}, eps={eps:g}, rtol={rtol:g}, "
                 f"atol={atol:g}, seed={seed})")
         raise AssertionError("\n".join([head, *failed]))
+
+
+# ---- forward mode -------------------------------------------------------------
+
+_FWD1 = "sum(u * jvp(f, x, e_k)) for each basis tangent e_k"
+_FWD2_REV = "jvp of the gradient of sum(u * f) along v (forward over reverse)"
+_FWD2_FWD = "sum(u * jvp(x -> jvp(f, x, v), x, e_k)) (forward over forward)"
+
+
+def _forward_reports(f: Callable[..., Value], points: list[np.ndarray], u: np.ndarray,
+                     u64: np.ndarray, vs: list[np.ndarray], numeric: list[np.ndarray],
+                     floors: list[np.ndarray], second: Any, rtol: float, atol: float
+                     ) -> list[str | None]:
+    """Forward-mode derivatives against the finite differences already taken."""
+    from microgd.forward import jvp  # the testing layer sits above the transforms
+    from microgd.transforms import grad
+
+    def basis(i: int, idx: tuple[int, ...]) -> tuple[np.ndarray, ...]:
+        ts = [np.zeros_like(p) for p in points]
+        ts[i][idx] = 1.0
+        return tuple(ts)
+
+    def contract(t: Any) -> float:
+        return float(np.sum(u64 * np.asarray(t, dtype=np.float64)))
+
+    def per_element(column: Callable[[int, tuple[int, ...]], float]) -> list[np.ndarray]:
+        out = []
+        for i, p in enumerate(points):
+            arr = np.zeros(p.shape)
+            for idx in np.ndindex(p.shape):
+                arr[idx] = column(i, idx)
+            out.append(arr)
+        return out
+
+    fwd1 = per_element(lambda i, idx: contract(jvp(f, tuple(points), basis(i, idx))[1]))
+    reports = [_compare(f"forward order 1: {{bad}} of {{n}} entries disagree -- {_FWD1}",
+                        fwd1, numeric, floors, rtol, atol)]
+    if second is not None:
+        numeric2, floors2 = second
+        n = len(points)
+        grad_u = grad(lambda *zs: (f(*zs) * u).sum(), argnums=tuple(range(n)))
+        hv = jvp(grad_u, tuple(points), tuple(vs))[1]
+        over_rev = [np.asarray(h, dtype=np.float64) for h in hv]
+        reports.append(_compare(
+            f"forward order 2: {{bad}} of {{n}} entries disagree -- {_FWD2_REV}",
+            over_rev, numeric2, floors2, rtol, atol))
+
+        def inner(*ys: Any) -> Any:
+            return jvp(f, ys, tuple(vs))[1]
+        over_fwd = per_element(lambda i, idx: contract(jvp(inner, tuple(points),
+                                                           basis(i, idx))[1]))
+        reports.append(_compare(
+            f"forward order 2: {{bad}} of {{n}} entries disagree -- {_FWD2_FWD}",
+            over_fwd, numeric2, floors2, rtol, atol))
+    return reports
 
 
 # ---- helpers -----------------------------------------------------------------

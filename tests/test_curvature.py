@@ -317,8 +317,8 @@ def test_tolerances_are_never_zero(c, power, n, method):
     [
         (lambda v: v[0] * v[0].log(), [-0.5], r"f is nan at x = \[-0\.5\]"),
         (lambda v: v[0].log(), [0.0], r"f is -inf at x = \[0\.\]"),
-        (lambda v: v[0].sqrt() + v[1], [0.0, 1.0], r"gradient of f is not finite .*inf"),
-        (lambda v: v[0] ** 1.5, [0.0], r"Hessian of f is not finite"),
+        (lambda v: v[0].sqrt() + v[1], [0.0, 1.0], r"the gradient of f is not finite at x = \[0\., 1\.\] \(inf in 1 of 2"),
+        (lambda v: v[0] ** 1.5, [0.0], r"the Hessian of f is not finite at x = \[0\.\]"),
     ],
     ids=["nan value", "-inf value", "inf gradient", "inf Hessian"],
 )

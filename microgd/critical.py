@@ -152,14 +152,14 @@ class _Linker:
         if isolated:
             # A nondegenerate critical point is isolated (Morse): another result is
             # the same point only inside the ball where |H dx| <= tol_grad.
-            radius = min(4 * p.tol_grad / np.abs(p.eigenvalues).min() for p in isolated)
-            return length <= radius and _segment_critical(self.f, a.x, b.x, tol_eig)
+            return (length <= min(_radius(p) for p in isolated)
+                    and _segment_critical(self.f, a.x, b.x, tol_eig))
         if not (_along_flat(a, d) and _along_flat(b, d)):
             return False
-        if _segment_critical(self.f, a.x, b.x, tol_eig):
-            return True
         if depth == 0:
             return True  # a chord along the flat directions, under verified midpoints
+        if _segment_critical(self.f, a.x, b.x, tol_eig):
+            return True
         # A curved flat set (a ring): the chord leaves it, but its midpoint, pushed
         # back by Newton, must land near the chord on a flat critical point.
         mid = 0.5 * (a.x + b.x)
@@ -172,27 +172,42 @@ class _Linker:
         return self.linked(a, m, depth - 1) and self.linked(m, b, depth - 1)
 
 
-def _spanning_tree(X: np.ndarray) -> list[tuple[int, int]]:
-    """Edges of the Euclidean minimum spanning tree of the rows of X (Prim, O(n^2))."""
-    n = len(X)
-    done = np.zeros(n, dtype=bool)
-    done[0] = True
-    dist = np.linalg.norm(X - X[0], axis=1)
-    near = np.zeros(n, dtype=int)
-    edges = []
-    for _ in range(n - 1):
-        j = int(np.argmin(np.where(done, np.inf, dist)))
-        edges.append((int(near[j]), j))
-        done[j] = True
-        d_new = np.linalg.norm(X - X[j], axis=1)
-        closer = d_new < dist
-        dist, near = np.where(closer, d_new, dist), np.where(closer, j, near)
-    return edges
+def _radius(p: CriticalPoint) -> float:
+    """A nondegenerate point's resolution ball: the x where ``|H (x - p)| <= tol_grad``,
+    with room for curvature (the factor 4)."""
+    return float(4 * p.tol_grad / np.abs(p.eigenvalues).min())
+
+
+def _candidate_edges(points: list[CriticalPoint]) -> list[tuple[int, int]]:
+    """Pairs that pass the tests of :meth:`_Linker.linked` needing no evaluation of f
+    (the ball of a nondegenerate end; the chord along both flat spaces), shortest first."""
+    X = np.stack([p.x for p in points])
+    flat = np.array([_flat(p) for p in points])
+    radius = np.array([np.inf if fl else _radius(p) for p, fl in zip(points, flat, strict=True)])
+    ok = np.zeros((len(X), len(X)), dtype=bool)  # ok[i, j]: the test at end i passes
+    for i, p in enumerate(points):
+        d = X - X[i]
+        length = np.linalg.norm(d, axis=1)
+        if flat[i]:
+            null = np.asarray(p.eigenvectors)[np.abs(p.eigenvalues) <= p.tol_eig]
+            along = np.linalg.norm(d @ null.T, axis=1) >= COS_TANGENT * length
+            ok[i] = ~flat | along
+        else:
+            ok[i] = length <= radius[i]
+    first, second = np.nonzero(np.triu(ok & ok.T, k=1))
+    order = np.lexsort((second, first, np.linalg.norm(X[first] - X[second], axis=1)))
+    return [(int(a), int(b)) for a, b in zip(first[order], second[order], strict=True)]
 
 
 def _merge(points: list[CriticalPoint], linker: _Linker) -> list[list[int]]:
-    """Groups (index lists) of points joined along their spanning tree by linked edges."""
+    """Groups (index lists) of points joined by linked pairs, tested shortest first.
+
+    As Kruskal's algorithm: a pair inside one group is not tested, and after a
+    failed pair two groups are not tested again until one of them grows.
+    """
     parent = list(range(len(points)))
+    grown = [0] * len(points)  # bumped by each union, which voids earlier failures
+    failed: dict[tuple[int, int], tuple[int, int]] = {}
 
     def root(i: int) -> int:
         while parent[i] != i:
@@ -200,10 +215,16 @@ def _merge(points: list[CriticalPoint], linker: _Linker) -> list[list[int]]:
             i = parent[i]
         return i
 
-    if points:
-        for i, j in _spanning_tree(np.stack([p.x for p in points])):
+    if len(points) > 1:
+        for i, j in _candidate_edges(points):
+            a, b = sorted((root(i), root(j)))
+            if a == b or failed.get((a, b)) == (grown[a], grown[b]):
+                continue
             if linker.linked(points[i], points[j]):
-                parent[root(j)] = root(i)
+                parent[b] = a
+                grown[a] += 1
+            else:
+                failed[(a, b)] = (grown[a], grown[b])
     groups: dict[int, list[int]] = {}
     for i in range(len(points)):
         groups.setdefault(root(i), []).append(i)
@@ -224,8 +245,8 @@ def find_critical_points(f: Callable[[Any], Any], bounds: Sequence[tuple[float, 
 
     Merging reports each critical point, and each connected flat set of them,
     once.  Two results are one when a chain of critical points (``|g| <=
-    tol_grad``, classify's resolution) joins them, tested along the Euclidean
-    minimum spanning tree of the results:
+    tol_grad``, classify's resolution) joins them, testing pairs from the
+    closest up (Kruskal's order; a pair already joined is not tested):
 
     - next to a nondegenerate point, which is isolated, only inside its
       resolution ball (``|x - y| <= 4 tol_grad / min |eigenvalue|``) and when

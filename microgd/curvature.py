@@ -14,9 +14,9 @@ Finding every critical point in a box is :mod:`microgd.critical`.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
-import warnings
 from typing import Any
 
 import numpy as np
@@ -229,7 +229,8 @@ def _spectrum(op: HessianOperator, k: int, which: str, method: str, tol: float,
         values, rows = values[idx], vecs[:, idx].T
         residuals = np.linalg.norm(rows @ H - values[:, None] * rows, axis=1)
         return values, rows, residuals, True, "dense"
-    values, rows, residuals, converged = _lanczos(_finite_matvec(op, where), op.n, k, which, tol, rng, max_iter)
+    values, rows, residuals, converged = _lanczos(_finite_matvec(op, where), op.n, k, which,
+                                                  tol, rng, max_iter)
     return values, rows, residuals, bool(converged), "lanczos"
 
 

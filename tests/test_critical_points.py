@@ -123,3 +123,30 @@ def test_cli_classify_names_the_saddle_with_a_flat_direction(capsys):
     assert main(["classify", "x**2 - y**2 + z**4", "--at", "0,0,0", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["kind"] == "saddle" and data["tol_eig"] > 0 and data["tol_grad"] > 0
+
+
+def himmelblau(v):
+    return (v[0] ** 2 + v[1] - 11) ** 2 + (v[0] + v[1] ** 2 - 7) ** 2
+
+
+@pytest.mark.parametrize("c", [1e-20, 1e20])
+def test_finding_does_not_depend_on_the_units_of_f(c):
+    # Newton's stopping rule is relative to the box's curvature, as classify's is.
+    pts = mg.find_critical_points(lambda v: c * himmelblau(v), [(-5, 5), (-5, 5)], starts=60)
+    assert sorted(p.kind for p in pts) == ["maximum"] + ["minimum"] * 4 + ["saddle"] * 4
+
+
+def test_a_constant_is_one_flat_set():
+    pts = mg.find_critical_points(lambda v: 0 * v.sum() + 3.0, [(-1, 1), (-1, 1)], starts=20)
+    assert [p.kind for p in pts] == ["degenerate"] and pts[0].value == 3.0
+    assert pts[0].tol_grad > 0 and pts[0].tol_eig > 0
+
+
+def test_a_slope_has_no_critical_points():
+    assert mg.find_critical_points(lambda v: v[0] + 2 * v[1], [(-1, 1), (-1, 1)],
+                                   starts=5) == []
+
+
+def test_cli_classify_rejects_a_bad_tolerance(capsys):
+    assert main(["classify", "x**2", "--at", "0", "--tol", "-1"]) == 2
+    assert "--tol must be a positive number, got -1" in capsys.readouterr().err

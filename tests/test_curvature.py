@@ -317,7 +317,8 @@ def test_tolerances_are_never_zero(c, power, n, method):
     [
         (lambda v: v[0] * v[0].log(), [-0.5], r"f is nan at x = \[-0\.5\]"),
         (lambda v: v[0].log(), [0.0], r"f is -inf at x = \[0\.\]"),
-        (lambda v: v[0].sqrt() + v[1], [0.0, 1.0], r"the gradient of f is not finite at x = \[0\., 1\.\] \(inf in 1 of 2"),
+        (lambda v: v[0].sqrt() + v[1], [0.0, 1.0],
+         r"the gradient of f is not finite at x = \[0\., 1\.\] \(inf in 1 of 2"),
         (lambda v: v[0] ** 1.5, [0.0], r"the Hessian of f is not finite at x = \[0\.\]"),
     ],
     ids=["nan value", "-inf value", "inf gradient", "inf Hessian"],
@@ -350,3 +351,24 @@ def test_classify_builds_one_hessian_operator(monkeypatch, n, method):
     assert cp.kind == "saddle" and len(built) == 1
     # the Lanczos eigenvectors come back shaped like x, one row per eigenvalue
     assert np.shape(cp.eigenvectors) == (len(cp.eigenvalues), n)
+
+
+@pytest.mark.parametrize("method", ["dense", "lanczos"])
+def test_hessian_eigs_raises_where_the_hessian_is_not_finite(method):
+    with np.errstate(all="ignore"), pytest.raises(
+            ValueError, match=r"hessian_eigs: the Hessian of f is not finite at x = \[0\., 1\.\]"):
+        mg.hessian_eigs(lambda v: v[0] ** 1.5 + v[1] ** 2, np.array([0.0, 1.0]), k=1,
+                        method=method)
+
+
+def test_classify_warns_when_lanczos_does_not_converge(monkeypatch):
+    real = curvature._lanczos
+
+    def unconverged(*args, **kwargs):
+        values, vecs, residuals, _ = real(*args, **kwargs)
+        return values, vecs, residuals + 1e-3, False
+
+    monkeypatch.setattr(curvature, "_lanczos", unconverged)
+    with pytest.warns(RuntimeWarning, match=r"Lanczos did not converge \(largest residual"):
+        cp = mg.classify(lambda v: (v ** 2).sum(), np.zeros(3), method="lanczos")
+    assert cp.kind == "minimum"

@@ -259,10 +259,14 @@ def find_critical_points(f: Callable[[Any], Any], bounds: Sequence[tuple[float, 
       1/8 of the chord's length on a flat critical point, recursively for
       two levels.
 
-    So a ring of minima such as ``(x**2 + y**2 - 1)**2`` comes back as one
-    degenerate point (more if the starts leave gaps wider than about a
-    56-degree arc), the point of the ring with the smallest gradient, and
-    three parallel flat valleys as three.
+    A pair is tested only once its two groups differ, and after a failure two
+    groups are tried again only when one has grown.  Each group is reported by
+    its member with the smallest gradient norm.  So a ring of minima such as
+    ``(x**2 + y**2 - 1)**2`` comes back as one degenerate point on the ring
+    (more if the starts leave gaps wider than about a 56-degree arc), three
+    parallel flat valleys as three, and concentric rings one point each.
+    Merging costs memory and time growing as the square of the number of
+    distinct results (at most ``starts``).
 
     Parameters
     ----------
@@ -289,6 +293,8 @@ def find_critical_points(f: Callable[[Any], Any], bounds: Sequence[tuple[float, 
     b = _check_bounds(bounds, "find_critical_points")
     if not isinstance(starts, (int, np.integer)) or starts < 1:
         raise ValueError(f"find_critical_points: starts must be at least 1, got {starts}")
+    if tol is not None and not 0 < tol < np.inf:
+        raise ValueError(f"find_critical_points: tol must be positive and finite, got {tol}")
     rng = np.random.default_rng(seed)
     lo, hi = b[:, 0], b[:, 1]
     slack = 1e-9 * max(1.0, float(np.max(hi - lo)))

@@ -186,6 +186,10 @@ def test_find_critical_points_one_dimension_and_box():
         (lambda: mg.find_critical_points(himmelblau, [(0, np.inf)]), "finite"),
         (lambda: mg.find_critical_points(himmelblau, [1, 2]), r"\(low, high\) pairs"),
         (lambda: mg.hessian_trace(lambda x: x.sum(), np.zeros(2), samples=1), "at least 2"),
+        (lambda: mg.find_critical_points(himmelblau, [(0, 1)], tol=0.0),
+         "find_critical_points: tol must be positive and finite, got 0.0"),
+        (lambda: mg.classify(lambda x: (x ** 2).sum(), np.zeros(2), scale=-1.0),
+         "classify: scale must be non-negative and finite, got -1.0"),
     ],
 )
 def test_bad_input(call, message):

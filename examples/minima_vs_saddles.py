@@ -6,10 +6,12 @@ four saddle points and one maximum.  Gradient descent cannot tell them apart
 by the gradient (it is zero at every one of them), but the Hessian's
 eigenvalues can:
 
-- all positive: a minimum (the loss curves up in every direction);
-- all negative: a maximum;
-- mixed signs: a saddle point.  Along the eigenvector of a negative
-  eigenvalue the loss goes *down*, which is how to leave the saddle.
+- mixed signs: a saddle point, even if other directions are flat.  Along
+  the eigenvector of a negative eigenvalue the loss goes *down*, which is
+  how to leave the saddle;
+- otherwise an eigenvalue (nearly) zero: degenerate, second order cannot tell;
+- otherwise all positive: a minimum (the loss curves up in every direction);
+  all negative: a maximum.
 
 ``mg.find_critical_points`` finds all nine (Newton's method on the gradient
 from seeded random starts) and ``mg.classify`` labels each by the signs of

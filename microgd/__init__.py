@@ -55,11 +55,11 @@ from microgd.forward import ggn_vp, jacfwd, jacrev, jvp, linearize, vjp
 from microgd.curvature import (
     CriticalPoint,
     classify,
-    find_critical_points,
     hessian_density,
     hessian_eigs,
     hessian_trace,
 )
+from microgd.critical import find_critical_points
 
 from microgd import data, nn, optim  # noqa: E402  (after the core they build on)
 from microgd.train import DivergenceError, History, fit  # noqa: E402

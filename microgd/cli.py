@@ -332,12 +332,16 @@ def _cmd_classify(args: argparse.Namespace) -> int:
     expr = load_expression(_expression_arg(args))
     point = parse_point(args.at, expr)
     _check_finite_at(expr, point)
-    with np.errstate(all="ignore"):
-        cp = mg.classify(expr.to_function(), point, tol=args.tol)
     names = expr.variables
-    if not (math.isfinite(cp.grad_norm) and np.isfinite(cp.eigenvalues).all()):
+    if args.tol is not None and not 0 < args.tol < math.inf:
+        raise CommandError(f"--tol must be a positive number, got {args.tol:g}")
+    try:
+        with np.errstate(all="ignore"):
+            cp = mg.classify(expr.to_function(), point, tol=args.tol)
+    except ValueError:  # the value is finite (checked above): a derivative is not
         raise CommandError(f"the expression is not twice differentiable at "
-                           f"{_assign(names, point)}: its gradient or Hessian is not finite")
+                           f"{_assign(names, point)}: its gradient or Hessian is not finite"
+                           ) from None
     vecs = None if cp.eigenvectors is None else np.asarray(cp.eigenvectors)
     if args.json:
         _print_json({
@@ -404,9 +408,6 @@ def _cmd_critical(args: argparse.Namespace) -> int:
         points = mg.find_critical_points(expr.to_function(), bounds, starts=args.starts,
                                          seed=args.seed)
     names = expr.variables
-    finite = [cp for cp in points
-              if math.isfinite(cp.value) and np.isfinite(cp.eigenvalues).all()]
-    dropped, points = len(points) - len(finite), finite
     counts: dict[str, int] = {}
     for cp in points:
         counts[cp.kind] = counts.get(cp.kind, 0) + 1
@@ -414,7 +415,7 @@ def _cmd_critical(args: argparse.Namespace) -> int:
         _print_json({
             "expression": expr.text, "variables": list(names),
             "bounds": [list(b) for b in bounds], "starts": args.starts, "seed": args.seed,
-            "count": len(points), "counts": counts, "dropped_not_finite": dropped,
+            "count": len(points), "counts": counts,
             "points": [{
                 "kind": cp.kind, "x": _json_num(cp.x), "value": _json_num(cp.value),
                 "grad_norm": _json_num(cp.grad_norm), "eigenvalues": _json_num(cp.eigenvalues),
@@ -437,8 +438,6 @@ def _cmd_critical(args: argparse.Namespace) -> int:
     summary = ", ".join(f"{n} {kind if n == 1 else plural.get(kind, kind)}"
                         for kind, n in counts.items())
     print(f"{len(points)} found" + (f": {summary}" if summary else "") + ".")
-    if dropped:
-        print(f"({dropped} more where the value or the Hessian is not finite: left out.)")
     return 0
 
 

@@ -1,18 +1,21 @@
 """The Hessian at a point: its spectrum, trace and density, and what kind of point it is.
 
-At a critical point the gradient is zero, and only the signs of the Hessian's
-eigenvalues tell what it is: all positive, a minimum; all negative, a maximum;
-both signs, a saddle, left by stepping along an eigenvector of a negative
-eigenvalue; an eigenvalue near zero, degenerate (second order cannot tell).
+At a critical point the gradient is zero, and the Hessian's extreme
+eigenvalues tell what it is: both signs, a saddle (left by stepping along an
+eigenvector of a negative eigenvalue), whatever other directions are flat;
+otherwise an eigenvalue near zero, degenerate (second order cannot tell);
+otherwise all positive, a minimum, or all negative, a maximum.
 
 Everything here uses exact Hessian-vector products
 (:class:`microgd.transforms.HessianOperator`): the Hessian is assembled only
 for small problems (``'dense'``, n <= 2000); larger ones use Lanczos.
+Finding every critical point in a box is :mod:`microgd.critical`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -83,9 +86,7 @@ def _check_k(k: int, n: int, which: str, method: str) -> None:
     if which not in ("both", "largest", "smallest"):
         raise ValueError(f"hessian_eigs: which must be 'both', 'largest' or 'smallest', "
                          f"got {which!r}")
-    if method not in ("auto", "dense", "lanczos"):
-        raise ValueError(f"hessian_eigs: method must be 'auto', 'dense' or 'lanczos', "
-                         f"got {method!r}")
+    _resolve_method(method, n, "hessian_eigs")
     if not isinstance(k, (int, np.integer)) or k < 1:
         raise ValueError(f"hessian_eigs: k must be a positive integer, got {k!r}")
     if k > n:
@@ -184,6 +185,55 @@ def _lanczos(matvec: Callable[[np.ndarray], np.ndarray], n: int, k: int, which: 
     return theta[idx], vectors, res, exhausted or ok
 
 
+def _resolve_method(method: str, n: int, where: str) -> str:
+    """``'dense'`` or ``'lanczos'`` for ``method`` at ``n`` parameters (``'auto'``: dense up to
+    :data:`DENSE_MAX`)."""
+    if method not in ("auto", "dense", "lanczos"):
+        raise ValueError(f"{where}: method must be 'auto', 'dense' or 'lanczos', "
+                         f"got {method!r}")
+    if method == "dense" and n > DENSE_MAX:
+        raise ValueError(f"{where}: method='dense' assembles an n x n Hessian and is "
+                         f"limited to n <= {DENSE_MAX} (n={n}); use method='lanczos'")
+    if method == "auto":
+        return "dense" if n <= DENSE_MAX else "lanczos"
+    return method
+
+
+def _finite_matvec(op: HessianOperator, where: str) -> Callable[[np.ndarray], np.ndarray]:
+    """``op.matvec`` that raises ``ValueError`` on a non-finite product (rather than let
+    Lanczos iterate on NaNs)."""
+    def matvec(vec: np.ndarray) -> np.ndarray:
+        out = op.matvec(vec)
+        if not np.isfinite(out).all():
+            raise ValueError(f"{where}: the Hessian of f is not finite at x = {_where(op.x)}")
+        return out
+    return matvec
+
+
+def _spectrum(op: HessianOperator, k: int, which: str, method: str, tol: float,
+              rng: np.random.Generator, max_iter: int = 300, where: str = "hessian_eigs"
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool, str]:
+    """Eigenpairs of ``op`` on flat vectors: ``(values, rows, residuals, converged, method)``.
+
+    ``values`` ascending; ``rows`` one unit eigenvector per value.  The one
+    eigensolver behind :func:`hessian_eigs` and :func:`classify`, so both see
+    the same numbers from the same operator; shaping like x is left to them.
+    """
+    method = _resolve_method(method, op.n, where)
+    if method == "dense":
+        H = _dense(op)
+        if not np.isfinite(H).all():
+            raise ValueError(f"{where}: the Hessian of f is not finite at x = {_where(op.x)}")
+        values, vecs = np.linalg.eigh(H)
+        idx = _pick(values, k, which)
+        values, rows = values[idx], vecs[:, idx].T
+        residuals = np.linalg.norm(rows @ H - values[:, None] * rows, axis=1)
+        return values, rows, residuals, True, "dense"
+    values, rows, residuals, converged = _lanczos(_finite_matvec(op, where), op.n, k, which,
+                                                  tol, rng, max_iter)
+    return values, rows, residuals, bool(converged), "lanczos"
+
+
 def hessian_eigs(f: Callable[[Any], Any], x: Tree, k: int = 6, which: str = "both",
                  method: str = "auto", tol: float = 1e-10, seed: int = 0,
                  max_iter: int = 300) -> EigResult:
@@ -215,6 +265,11 @@ def hessian_eigs(f: Callable[[Any], Any], x: Tree, k: int = 6, which: str = "bot
         x's shape, ``residuals`` ``||Hv - lambda v||``, ``converged``,
         ``n_hvp`` and the ``method`` used.
 
+    Raises
+    ------
+    ValueError
+        For bad arguments, or where a Hessian-vector product is not finite.
+
     Examples
     --------
     >>> import numpy as np
@@ -225,24 +280,9 @@ def hessian_eigs(f: Callable[[Any], Any], x: Tree, k: int = 6, which: str = "bot
     """
     op = HessianOperator(f, x)
     _check_k(k, op.n, which, method)
-    use_dense = method == "dense" or (method == "auto" and op.n <= DENSE_MAX)
-    if method == "dense" and op.n > DENSE_MAX:
-        raise ValueError(f"hessian_eigs: method='dense' assembles an n x n Hessian and is "
-                         f"limited to n <= {DENSE_MAX} (n={op.n}); use method='lanczos'")
-    if use_dense:
-        H = _dense(op)
-        values, vecs = np.linalg.eigh(H)
-        idx = _pick(values, k, which)
-        values, vecs = values[idx], vecs[:, idx].T
-        residuals = np.linalg.norm(vecs @ H - values[:, None] * vecs, axis=1)
-        converged, name = True, "dense"
-    else:
-        rng = np.random.default_rng(seed)
-        values, vecs, residuals, converged = _lanczos(op.matvec, op.n, k, which, tol, rng,
-                                                      max_iter)
-        name = "lanczos"
-    return EigResult(values, _shape_rows(vecs, x), residuals, bool(converged), op.n_products,
-                     name)
+    values, rows, residuals, converged, name = _spectrum(
+        op, k, which, method, tol, np.random.default_rng(seed), max_iter)
+    return EigResult(values, _shape_rows(rows, x), residuals, converged, op.n_products, name)
 
 
 def _shape_rows(vecs: np.ndarray, x: Tree) -> Any:
@@ -324,187 +364,121 @@ def hessian_density(f: Callable[[Any], Any], x: Tree, steps: int = 80, runs: int
     return DensityResult(xs, dens, np.array(pad), np.array(padw))
 
 
-# ---- classifying and finding critical points -----------------------------
+# ---- classifying a point ----------------------------------------------------
+
+LANCZOS_K = 6            # eigenvalues from each end that classify asks of Lanczos
+SCALE_FLOOR = float(np.finfo(float).eps)  # the curvature scale where the Hessian vanishes
+
+
+def _where(x: Tree) -> str:
+    """``x`` for an error message: its entries, summarized when there are many."""
+    return np.array2string(flatten(x), precision=6, threshold=8, separator=", ")
+
+
+def _kind(grad_norm: float, lam_min: float, lam_max: float, tol_grad: float,
+          tol_eig: float) -> str:
+    """DESIGN's rule: it needs only the extreme eigenvalues, so dense and Lanczos agree."""
+    if grad_norm > tol_grad:
+        return "not critical"
+    if lam_min < -tol_eig and lam_max > tol_eig:
+        return "saddle"  # curvature of both signs, whatever else is flat
+    if lam_min > tol_eig:
+        return "minimum"
+    if lam_max < -tol_eig:
+        return "maximum"
+    return "degenerate"  # an extreme eigenvalue within tol_eig of 0, the rest one sign
 
 
 def classify(f: Callable[[Any], Any], x: Tree, tol: float | None = None,
-             scale: float | None = None) -> CriticalPoint:
+             scale: float | None = None, method: str = "auto", seed: int = 0
+             ) -> CriticalPoint:
     """What kind of point ``x`` is for ``f``: minimum, maximum, saddle, degenerate or not critical.
 
-    Tolerances are relative to the spectrum's scale ``s = max |eigenvalue|``
-    and reported back: ``tol_eig = tol * s`` and
-    ``tol_grad = tol * s * max(1, |x|_inf)`` (``tol`` defaults to 1e-6).
-    ``scale``, when given, is a reference curvature of ``f`` (e.g. its typical
-    ``max |eigenvalue|`` over a region) and ``s`` is at least that: near a
-    degenerate point the local spectrum alone is tiny, and only a reference
-    scale can tell that it is tiny.  A
-    point whose gradient norm exceeds ``tol_grad`` is not critical; one whose
-    smallest ``|eigenvalue|`` is at most ``tol_eig`` is degenerate (second
-    order cannot decide).  With Lanczos (n > 2000) only the extreme
-    eigenvalues are known: both signs give ``'saddle'``.
+    The rule (DESIGN, Curvature) uses only the extreme eigenvalues
+    ``lambda_min`` and ``lambda_max``, so dense and Lanczos agree:
+    ``grad_norm > tol_grad`` is ``'not critical'``; ``lambda_min < -tol_eig``
+    and ``lambda_max > tol_eig`` is ``'saddle'``, however many other
+    directions are flat (x**2 - y**2 + z**4 at 0); otherwise an eigenvalue
+    within ``tol_eig`` of 0 is ``'degenerate'`` (second order cannot decide:
+    x**4, x**2 + y**4, y**4 - x**2); otherwise the common sign decides.
+
+    Tolerances are relative to the spectrum's scale and reported back:
+    ``s = max(|lambda_min|, |lambda_max|, scale, eps)``, ``tol_eig = tol * s``,
+    ``tol_grad = tol_eig * max(1, |x|_inf)`` (``tol`` defaults to 1e-6).
+    ``eps`` (machine epsilon, :data:`SCALE_FLOOR`) is the floor where the
+    Hessian vanishes, so neither tolerance is ever zero.  ``scale``, when
+    given, is a reference curvature of ``f`` (e.g. its typical
+    ``max |eigenvalue|`` over a region): near a degenerate point the local
+    spectrum alone is tiny, and only a reference scale can tell that it is.
+
+    Parameters
+    ----------
+    method : {'auto', 'dense', 'lanczos'}
+        As in :func:`hessian_eigs`.  Dense reports every eigenpair; Lanczos
+        the :data:`LANCZOS_K` at each end of the spectrum.
+    seed : int
+        Seed of Lanczos's random start vector.
+
+    Raises
+    ------
+    ValueError
+        Where f, its gradient or its Hessian is not finite (the message says
+        which), or for a bad ``tol``, ``scale`` or ``method``.
 
     Examples
     --------
     >>> import numpy as np
     >>> import microgd as mg
-    >>> cp = mg.classify(lambda v: v[0] ** 2 - v[1] ** 2, np.zeros(2))
+    >>> cp = mg.classify(lambda v: v[0] ** 2 - v[1] ** 2 + v[2] ** 4, np.zeros(3))
     >>> cp.kind, cp.eigenvalues.tolist(), cp.escape_direction.tolist()
-    ('saddle', [-2.0, 2.0], [0.0, 1.0])
+    ('saddle', [-2.0, 0.0, 2.0], [0.0, 1.0, 0.0])
     """
     rel = 1e-6 if tol is None else float(tol)
-    if not rel > 0:
-        raise ValueError(f"classify: tol must be positive, got {tol}")
+    if not 0 < rel < np.inf:
+        raise ValueError(f"classify: tol must be positive and finite, got {tol}")
+    ref = 0.0 if scale is None else float(scale)
+    if not 0 <= ref < np.inf:
+        raise ValueError(f"classify: scale must be non-negative and finite, got {scale}")
     op = HessianOperator(f, x)
+    if op.n == 0:
+        raise ValueError("classify: x has no entries")
+    method = _resolve_method(method, op.n, "classify")
+    value = float(op.value.item())
+    if not np.isfinite(value):
+        raise ValueError(f"classify: f is {value} at x = {_where(x)}")
     g = flatten(op.grad)
+    bad = ~np.isfinite(g)
+    if bad.any():
+        what = " and ".join(sorted({str(v) for v in g[bad]}))
+        raise ValueError(f"classify: the gradient of f is not finite at x = {_where(x)} "
+                         f"({what} in {int(bad.sum())} of {g.size} entries)")
+    k = op.n if method == "dense" else min(LANCZOS_K, op.n)
+    values, rows, residuals, converged, method = _spectrum(
+        op, k, "both", method, 1e-10, np.random.default_rng(seed), where="classify")
+    if not converged:
+        warnings.warn(f"classify: Lanczos did not converge (largest residual "
+                      f"{residuals.max():.3g}); the extreme eigenvalues, and so the kind, "
+                      f"are uncertain by about that much", RuntimeWarning, stacklevel=2)
+    lam_min, lam_max = float(values[0]), float(values[-1])
+    s = max(abs(lam_min), abs(lam_max), ref, SCALE_FLOOR)
+    tol_eig = rel * s
+    tol_grad = tol_eig * max(1.0, float(np.abs(flatten(x)).max()))
     grad_norm = float(np.linalg.norm(g))
-    if op.n <= DENSE_MAX:
-        H = _dense(op)
-        values, vecs = np.linalg.eigh(H)
-        vecs = vecs.T
-    else:
-        r = hessian_eigs(f, x, k=6, which="both", method="lanczos")
-        values = r.eigenvalues
-        vecs = np.stack([flatten(v) for v in r.eigenvectors]) if not isinstance(
-            r.eigenvectors, np.ndarray) else r.eigenvectors.reshape(len(values), -1)
-    local = float(np.abs(values).max()) if len(values) else 0.0
-    scale = max(local, 0.0 if scale is None else float(scale))
-    tol_eig = rel * scale
-    xinf = float(np.abs(flatten(x)).max()) if op.n else 0.0
-    tol_grad = rel * scale * max(1.0, xinf)
-    if grad_norm > tol_grad:
-        kind = "not critical"
-    elif op.n <= DENSE_MAX and np.abs(values).min() <= tol_eig:
-        kind = "degenerate"
-    elif values.min() > tol_eig:
-        kind = "minimum"
-    elif values.max() < -tol_eig:
-        kind = "maximum"
-    elif values.min() < -tol_eig and values.max() > tol_eig:
-        kind = "saddle"
-    else:
-        kind = "degenerate"
     escape = None
-    if len(values) and values[0] < -tol_eig:
-        e = vecs[0] / np.linalg.norm(vecs[0])
+    if lam_min < -tol_eig:
+        e = rows[0] / np.linalg.norm(rows[0])
         e = e if e[np.argmax(np.abs(e))] > 0 else -e  # a fixed sign, for reproducible output
         escape = _shape_rows(e[None], x)[0]
     return CriticalPoint(
-        x=x, kind=kind, value=op.value.item(), grad_norm=grad_norm, eigenvalues=values,
-        eigenvectors=_shape_rows(vecs, x) if op.n <= DENSE_MAX else None,
+        x=x, kind=_kind(grad_norm, lam_min, lam_max, tol_grad, tol_eig), value=value,
+        grad_norm=grad_norm, eigenvalues=values, eigenvectors=_shape_rows(rows, x),
         tol_grad=tol_grad, tol_eig=tol_eig, escape_direction=escape,
     )
 
 
-def _check_bounds(bounds: Sequence[tuple[float, float]], where: str) -> np.ndarray:
-    try:
-        b = np.asarray(bounds, dtype=float)
-    except (TypeError, ValueError):
-        raise ValueError(f"{where}: bounds must be a list of (low, high) pairs, "
-                         f"got {bounds!r}") from None
-    if b.ndim != 2 or b.shape[1] != 2 or len(b) == 0:
-        raise ValueError(f"{where}: bounds must be a list of (low, high) pairs, got {bounds!r}")
-    if not np.isfinite(b).all():
-        raise ValueError(f"{where}: bounds must be finite, got {bounds!r}")
-    bad = np.nonzero(b[:, 0] > b[:, 1])[0]
-    if len(bad):
-        i = int(bad[0])
-        raise ValueError(f"{where}: bounds[{i}] has low {b[i, 0]} > high {b[i, 1]}")
-    return b
-
-
-def _newton_on_gradient(f: Callable[[Any], Any], x0: np.ndarray, max_iter: int
-                        ) -> np.ndarray:
-    """Drive the gradient to zero: Newton steps, safeguarded as Levenberg-Marquardt.
-
-    Minimizes ``|g(x)|^2 / 2`` whose Jacobian is H: the step solves
-    ``(H^T H + mu I) p = -H^T g``.  With ``mu -> 0`` this is Newton's step
-    ``-H^{-1} g``, which converges quadratically to minima, maxima and saddles
-    alike; ``mu`` grows whenever a step fails to shrink ``|g|``.
-    """
-    x = x0.copy()
-    mu = 1e-8
-    op = HessianOperator(f, x)
-    g = flatten(op.grad)
-    gn = np.linalg.norm(g)
-    for _ in range(max_iter):
-        if gn <= 1e-13 * max(1.0, np.abs(x).max()):
-            break
-        H = _dense(op)
-        A = H.T @ H
-        lam_scale = max(np.abs(np.diag(A)).max(), 1e-300)
-        while True:
-            try:
-                p = -np.linalg.solve(A + mu * lam_scale * np.eye(len(x)), H.T @ g)
-            except np.linalg.LinAlgError:
-                p = np.zeros_like(x)
-            x_new = x + p
-            if not np.isfinite(x_new).all():
-                return x
-            op_new = HessianOperator(f, x_new)
-            g_new = flatten(op_new.grad)
-            gn_new = np.linalg.norm(g_new)
-            if np.isfinite(gn_new) and gn_new < gn:
-                x, op, g, gn = x_new, op_new, g_new, gn_new
-                mu = max(mu / 10, 1e-12)
-                break
-            mu *= 10
-            if mu > 1e12:
-                return x
-    return x
-
-
-def find_critical_points(f: Callable[[Any], Any], bounds: Sequence[tuple[float, float]],
-                         starts: int = 200, seed: int = 0, tol: float | None = None,
-                         max_iter: int = 50) -> list[CriticalPoint]:
-    """Every distinct critical point of a low-dimensional ``f`` found in a box.
-
-    From ``starts`` seeded uniform points, the gradient is driven to zero by
-    Newton's method with exact Hessians (safeguarded as Levenberg-Marquardt);
-    points that converge inside the box are deduplicated, classified with
-    :func:`classify` and returned sorted by value.
-
-    Parameters
-    ----------
-    f : callable
-        Takes a point of shape ``(d,)`` and returns a scalar Value.
-    bounds : list of (low, high)
-        One pair per dimension.
-    starts : int, default 200
-        Number of starting points.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> import microgd as mg
-    >>> pts = mg.find_critical_points(lambda v: v[0] ** 2 - v[1] ** 2, [(-1, 1), (-1, 1)],
-    ...                               starts=5)
-    >>> [(p.kind, bool(np.abs(p.x).max() < 1e-9)) for p in pts]
-    [('saddle', True)]
-    """
-    b = _check_bounds(bounds, "find_critical_points")
-    if starts < 1:
-        raise ValueError(f"find_critical_points: starts must be at least 1, got {starts}")
-    rng = np.random.default_rng(seed)
-    lo, hi = b[:, 0], b[:, 1]
-    width = float(np.max(hi - lo)) if len(b) else 1.0
-    slack = 1e-9 * max(1.0, width)
-    same = 1e-6 * max(1.0, width)
-    found: list[CriticalPoint] = []
-    x0s = lo + (hi - lo) * rng.random((starts, len(b)))
-    with np.errstate(all="ignore"):
-        # The function's typical curvature in the box: the reference that lets
-        # classify call a nearly flat point degenerate (e.g. x**3 near 0).
-        sample = [np.abs(np.linalg.eigvalsh(_dense(HessianOperator(f, x0)))).max()
-                  for x0 in x0s[:20]]
-        sample = [s for s in sample if np.isfinite(s)]
-        reference = float(np.median(sample)) if sample else None
-        for x0 in x0s:
-            x = _newton_on_gradient(f, x0, max_iter)
-            if np.any(x < lo - slack) or np.any(x > hi + slack):
-                continue
-            if any(np.max(np.abs(x - p.x)) <= same for p in found):
-                continue
-            cp = classify(f, x, tol, scale=reference)
-            if cp.kind != "not critical":
-                found.append(cp)
-    return sorted(found, key=lambda p: p.value)
+def __getattr__(name: str) -> Any:
+    # find_critical_points lives in microgd.critical, which builds on this module.
+    if name == "find_critical_points":
+        from microgd.critical import find_critical_points
+        return find_critical_points
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

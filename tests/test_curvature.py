@@ -2,8 +2,11 @@
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import microgd as mg
+import microgd.curvature as curvature
 
 
 def quadratic(A):
@@ -105,7 +108,7 @@ TEXTBOOK = [
 def test_classify_textbook_cases(name, f, x, kind):
     cp = mg.classify(f, np.array(x))
     assert cp.kind == kind
-    assert cp.tol_eig >= 0 and cp.tol_grad >= 0
+    assert cp.tol_eig > 0 and cp.tol_grad > 0
     if kind in ("minimum", "degenerate"):
         assert cp.escape_direction is None
 
@@ -183,6 +186,10 @@ def test_find_critical_points_one_dimension_and_box():
         (lambda: mg.find_critical_points(himmelblau, [(0, np.inf)]), "finite"),
         (lambda: mg.find_critical_points(himmelblau, [1, 2]), r"\(low, high\) pairs"),
         (lambda: mg.hessian_trace(lambda x: x.sum(), np.zeros(2), samples=1), "at least 2"),
+        (lambda: mg.find_critical_points(himmelblau, [(0, 1)], tol=0.0),
+         "find_critical_points: tol must be positive and finite, got 0.0"),
+        (lambda: mg.classify(lambda x: (x ** 2).sum(), np.zeros(2), scale=-1.0),
+         "classify: scale must be non-negative and finite, got -1.0"),
     ],
 )
 def test_bad_input(call, message):
@@ -197,3 +204,175 @@ def test_degenerate_root_in_one_dimension_is_degenerate():
     assert [p.kind for p in pts] == ["degenerate"]
     assert mg.classify(lambda v: (v ** 3).sum(), np.array([1e-7]), scale=3.0).kind == \
         "degenerate"
+
+
+# ---- the classification rule (DESIGN, Curvature): the same for dense and Lanczos -----------
+
+FAST = settings(max_examples=25, deadline=None,
+                suppress_health_check=[HealthCheck.too_slow])
+
+
+def quadratic_plus_quartic(eigs, seed):
+    """0.5 v^T A v with spectrum ``eigs``, plus a quartic along A's null directions.
+
+    The quartic keeps zero-curvature directions genuinely flat (not merely
+    linear), as in x**2 - y**2 + z**4.
+    """
+    eigs = np.asarray(eigs, dtype=float)
+    rng = np.random.default_rng(seed)
+    Q, _ = np.linalg.qr(rng.standard_normal((len(eigs), len(eigs))))
+    A = (Q * eigs) @ Q.T
+    Z = Q[:, eigs == 0]
+
+    def f(v):
+        out = 0.5 * (v @ (A @ v))
+        if Z.shape[1]:
+            out = out + ((v @ Z) ** 4).sum()
+        return out
+
+    return f, A
+
+
+@pytest.mark.parametrize("method", ["dense", "lanczos"])
+def test_saddle_whatever_else_is_flat(method):
+    f = lambda v: v[0] ** 2 - v[1] ** 2 + v[2] ** 4  # noqa: E731
+    cp = mg.classify(f, np.zeros(3), method=method)
+    assert cp.kind == "saddle"
+    np.testing.assert_allclose(cp.eigenvalues[[0, -1]], [-2.0, 2.0], atol=1e-10)
+    np.testing.assert_allclose(np.abs(cp.escape_direction), [0.0, 1.0, 0.0], atol=1e-8)
+
+
+def test_the_label_does_not_depend_on_model_size():
+    # Same spectrum (-2, 0, ..., 0, 2) at 3 parameters (dense) and 2,001 (Lanczos).
+    f = lambda v: v[0] ** 2 - v[1] ** 2 + (v[2:] ** 4).sum()  # noqa: E731
+    small = mg.classify(f, np.zeros(3))
+    large = mg.classify(f, np.zeros(curvature.DENSE_MAX + 1))
+    assert small.kind == large.kind == "saddle"
+    f2 = lambda v: v[0] ** 2 + (v[1:] ** 4).sum()  # noqa: E731 -- a degenerate minimum
+    assert mg.classify(f2, np.zeros(3)).kind == "degenerate"
+    assert mg.classify(f2, np.zeros(curvature.DENSE_MAX + 1)).kind == "degenerate"
+
+
+@FAST
+@given(neg=st.lists(st.floats(0.05, 20), min_size=1, max_size=3),
+       pos=st.lists(st.floats(0.05, 20), min_size=1, max_size=3),
+       zeros=st.integers(1, 3), seed=st.integers(0, 2**16))
+def test_both_signs_of_curvature_make_a_saddle(neg, pos, zeros, seed):
+    eigs = np.array([-a for a in neg] + [0.0] * zeros + pos)
+    f, A = quadratic_plus_quartic(eigs, seed)
+    for method in ("dense", "lanczos"):
+        cp = mg.classify(f, np.zeros(len(eigs)), method=method)
+        assert cp.kind == "saddle", method
+        e = cp.escape_direction
+        assert np.linalg.norm(e) == pytest.approx(1.0)
+        assert e @ A @ e == pytest.approx(-max(neg), rel=1e-6)
+
+
+SPECTRUM_ENTRY = st.one_of(st.just(0.0), st.floats(0.01, 10), st.floats(-10, -0.01))
+
+
+@FAST
+@given(eigs=st.lists(SPECTRUM_ENTRY, min_size=20, max_size=40),
+       sloped=st.booleans(), seed=st.integers(0, 2**16))
+def test_dense_and_lanczos_give_the_same_answer(eigs, sloped, seed):
+    eigs = np.array(eigs)
+    f0, A = quadratic_plus_quartic(eigs, seed)
+    b = np.random.default_rng(seed).standard_normal(len(eigs)) if sloped else None
+    f = f0 if b is None else (lambda v: f0(v) + (v * b).sum())
+    x = np.zeros(len(eigs))
+    dense = mg.classify(f, x, method="dense")
+    lanczos = mg.classify(f, x, method="lanczos")
+    assert dense.kind == lanczos.kind
+    assert lanczos.tol_eig == pytest.approx(dense.tol_eig, rel=1e-8)
+    assert lanczos.tol_grad == pytest.approx(dense.tol_grad, rel=1e-8)
+    np.testing.assert_allclose(lanczos.eigenvalues[[0, -1]], dense.eigenvalues[[0, -1]],
+                               rtol=1e-8, atol=1e-9)
+    assert (lanczos.escape_direction is None) == (dense.escape_direction is None)
+    if dense.escape_direction is not None:  # a unit vector of the most negative eigenvalue
+        for cp in (dense, lanczos):
+            e = cp.escape_direction
+            assert e @ A @ e == pytest.approx(eigs.min(), rel=1e-7)
+    # and the rule itself, from the exact spectrum
+    scale = np.abs(eigs).max()
+    if b is not None:
+        want = "not critical"
+    elif eigs.min() < 0 < eigs.max():
+        want = "saddle"
+    elif (eigs == 0).any() or scale == 0:
+        want = "degenerate"
+    else:
+        want = "minimum" if eigs.min() > 0 else "maximum"
+    assert dense.kind == want
+
+
+@FAST
+@given(c=st.floats(1e-3, 1e3), power=st.sampled_from([0, 3, 4, 5]),
+       n=st.integers(1, 4), method=st.sampled_from(["dense", "lanczos"]))
+def test_tolerances_are_never_zero(c, power, n, method):
+    # The Hessian vanishes at 0: the tolerances still have a positive floor.
+    f = (lambda v: 0.0 * v.sum()) if power == 0 else (lambda v: c * (v ** power).sum())
+    cp = mg.classify(f, np.zeros(n), method=method)
+    assert cp.tol_eig > 0 and cp.tol_grad > 0
+    assert cp.kind == "degenerate" and cp.escape_direction is None
+
+
+@pytest.mark.parametrize(
+    ("f", "x", "what"),
+    [
+        (lambda v: v[0] * v[0].log(), [-0.5], r"f is nan at x = \[-0\.5\]"),
+        (lambda v: v[0].log(), [0.0], r"f is -inf at x = \[0\.\]"),
+        (lambda v: v[0].sqrt() + v[1], [0.0, 1.0],
+         r"the gradient of f is not finite at x = \[0\., 1\.\] \(inf in 1 of 2"),
+        (lambda v: v[0] ** 1.5, [0.0], r"the Hessian of f is not finite at x = \[0\.\]"),
+    ],
+    ids=["nan value", "-inf value", "inf gradient", "inf Hessian"],
+)
+@pytest.mark.parametrize("method", ["dense", "lanczos"])
+def test_classify_raises_at_a_non_finite_point(f, x, what, method):
+    with np.errstate(all="ignore"), pytest.raises(ValueError, match="classify: " + what):
+        mg.classify(f, np.array(x), method=method)
+
+
+def test_classify_method_checks():
+    f = lambda v: (v ** 2).sum()  # noqa: E731
+    with pytest.raises(ValueError, match="method must be 'auto', 'dense' or 'lanczos'"):
+        mg.classify(f, np.zeros(2), method="exact")
+    with pytest.raises(ValueError, match=r"limited to n <= 2000 \(n=2001\)"):
+        mg.classify(f, np.zeros(2001), method="dense")
+
+
+@pytest.mark.parametrize(("n", "method"), [(5, "dense"), (5, "lanczos"), (2001, "auto")])
+def test_classify_builds_one_hessian_operator(monkeypatch, n, method):
+    built = []
+
+    class Counting(curvature.HessianOperator):
+        def __init__(self, *args, **kwargs):
+            built.append(1)
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(curvature, "HessianOperator", Counting)
+    cp = mg.classify(lambda v: (v ** 2).sum() - 3 * v[0] ** 2, np.zeros(n), method=method)
+    assert cp.kind == "saddle" and len(built) == 1
+    # the Lanczos eigenvectors come back shaped like x, one row per eigenvalue
+    assert np.shape(cp.eigenvectors) == (len(cp.eigenvalues), n)
+
+
+@pytest.mark.parametrize("method", ["dense", "lanczos"])
+def test_hessian_eigs_raises_where_the_hessian_is_not_finite(method):
+    with np.errstate(all="ignore"), pytest.raises(
+            ValueError, match=r"hessian_eigs: the Hessian of f is not finite at x = \[0\., 1\.\]"):
+        mg.hessian_eigs(lambda v: v[0] ** 1.5 + v[1] ** 2, np.array([0.0, 1.0]), k=1,
+                        method=method)
+
+
+def test_classify_warns_when_lanczos_does_not_converge(monkeypatch):
+    real = curvature._lanczos
+
+    def unconverged(*args, **kwargs):
+        values, vecs, residuals, _ = real(*args, **kwargs)
+        return values, vecs, residuals + 1e-3, False
+
+    monkeypatch.setattr(curvature, "_lanczos", unconverged)
+    with pytest.warns(RuntimeWarning, match=r"Lanczos did not converge \(largest residual"):
+        cp = mg.classify(lambda v: (v ** 2).sum(), np.zeros(3), method="lanczos")
+    assert cp.kind == "minimum"

@@ -33,24 +33,9 @@ import sys
 import numpy as np
 
 from microgd import search
+from microgd.lessons import mse_w, mse_wb, well  # the toy's losses; the basin and the well
 
-X = np.array([1.0, 2.0, 3.0])
-Y = np.array([2.0, 4.0, 6.0])
 TOL = 1e-6
-
-
-def mse_w(p: np.ndarray) -> float:
-    return float(np.mean((X * p[0] - Y) ** 2))
-
-
-def mse_wb(p: np.ndarray) -> float:
-    return float(np.mean((X * p[0] + p[1] - Y) ** 2))
-
-
-def well(p: np.ndarray) -> float:
-    """A broad basin at w = 3 and a narrow, deeper well at w = 0.7."""
-    w = p[0]
-    return float(0.5 * (w - 3) ** 2 - 4 * np.exp(-200 * (w - 0.7) ** 2) + 1)
 
 
 def grid_cost(bounds: list[tuple[float, float]], tol: float) -> int:

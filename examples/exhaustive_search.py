@@ -24,20 +24,9 @@ import sys
 import numpy as np
 
 from microgd import search
+from microgd.lessons import mse_w, mse_wb  # the losses of y = x * w and y = x * w + b
 
-X = np.array([1.0, 2.0, 3.0])
-Y = np.array([2.0, 4.0, 6.0])
 NUM = 41  # 0.0, 0.1, ..., 4.0: the course's np.arange(0.0, 4.1, 0.1)
-
-
-def mse_w(p: np.ndarray) -> float:
-    """Loss of the model y = x * w at p = [w]."""
-    return float(np.mean((X * p[0] - Y) ** 2))
-
-
-def mse_wb(p: np.ndarray) -> float:
-    """Loss of the model y = x * w + b at p = [w, b]."""
-    return float(np.mean((X * p[0] + p[1] - Y) ** 2))
 
 
 def save_pictures(result: dict, out: str) -> list[str]:

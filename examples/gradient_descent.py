@@ -24,19 +24,12 @@ import sys
 import numpy as np
 
 import microgd as mg
-
-X_DATA = np.array([1.0, 2.0, 3.0])
-Y_DATA = np.array([2.0, 4.0, 6.0])
+from microgd.lessons import X_DATA, Y_DATA, cost  # cost = mean((x * w - y)**2)
 
 
 def forward(x, w):
     """The model: ``y_hat = x * w``."""
     return x * w
-
-
-def cost(w, xs=X_DATA, ys=Y_DATA):
-    """Mean squared error of the model over the samples (a Value when ``w`` is one)."""
-    return ((forward(xs, w) - ys) ** 2).mean()
 
 
 def hand_gradient(w, xs=X_DATA, ys=Y_DATA):

@@ -26,16 +26,12 @@ import numpy as np
 
 import microgd as mg
 from microgd import nn, optim
+from microgd.lessons import BUMPY_GLOBAL_MIN, BUMPY_LOCAL_MIN, BUMPY_MAX, bumpy
 
-MINIMA = {"global": -1.5256871, "local": 1.2670351}  # roots of f'(w) = 4 w^3 - 8 w + 2
-BARRIER = 0.2586520  # the maximum between them
+MINIMA = {"global": BUMPY_GLOBAL_MIN, "local": BUMPY_LOCAL_MIN}  # of bumpy(w) = w^4 - 4w^2 + 2w
+BARRIER = BUMPY_MAX  # the maximum between them
 STARTS = (-2.0, -1.0, -0.3, 0.2, 0.4, 1.0, 2.0)
 SEEDS = tuple(range(6))
-
-
-def bumpy(w):
-    """1-D loss with a global minimum at w = -1.53 and a local one at w = 1.27."""
-    return (w ** 4 - 4 * w ** 2 + 2 * w).sum()
 
 
 def gradient_descent(w0, lr=0.01, steps=500):

@@ -30,10 +30,9 @@ import numpy as np
 
 import microgd as mg
 from microgd import optim
+from microgd.lessons import X_DATA, Y_DATA, cost  # cost = mean((x * w - y)**2)
 from microgd.optim import schedules
 
-X_DATA = np.array([1.0, 2.0, 3.0])
-Y_DATA = np.array([2.0, 4.0, 6.0])
 CURVATURE = 2 * float(np.mean(X_DATA ** 2))  # d^2 cost / dw^2
 # label -> (lr, per-epoch decay factor or None)
 RUNS = {
@@ -54,7 +53,7 @@ def train(lr, decay=None, epochs=100, w0=1.0):
         sched = schedules.Exponential(opt, gamma=decay)
         callbacks = (lambda hist, epoch: sched.step(),)
     try:
-        hist = mg.fit(lambda xb, yb: ((xb * w - yb) ** 2).mean(), [w], (X_DATA, Y_DATA), opt,
+        hist = mg.fit(lambda xb, yb: cost(w, xb, yb), [w], (X_DATA, Y_DATA), opt,
                       epochs=epochs, record_path=True, callbacks=callbacks)
     except mg.DivergenceError as err:
         return err.history, float(err.params[0]), err
@@ -83,7 +82,7 @@ def sweep(epochs=100, verbose=True):
         histories[label] = hist
         errors = np.array(hist.path)[:, 0] - 2.0
         r = {"lr": lr, "factor": 1 - lr * CURVATURE, "w": w,
-             "final_loss": float(np.mean((X_DATA * w - Y_DATA) ** 2)),
+             "final_loss": float(cost(w)),
              "sign_changes": int(np.sum(np.diff(np.sign(errors)) != 0)),
              "diverged": err is not None, "steps": len(hist.step_loss)}
         if err is not None:
@@ -119,8 +118,7 @@ def save_pictures(result, out):
 
     paths = os.path.join(out, "learning_rate_paths.png")
     hists = result["histories"]
-    cost = lambda w: ((X_DATA * w[0] - Y_DATA) ** 2).mean()  # noqa: E731
-    fig = plot_landscape(cost, [(-2.0, 6.0)], paths={
+    fig = plot_landscape(lambda p: cost(p[0]), [(-2.0, 6.0)], paths={
         "lr 0.01": np.array(hists["good (lr 0.01)"].path[:30]),
         "lr 0.21 (oscillates)": np.array(hists["oscillating (lr 0.21)"].path[:6]),
         "lr 0.25 (diverges)": np.array(hists["too large (lr 0.25)"].path[:5]),

@@ -32,14 +32,9 @@ import numpy as np
 
 import microgd as mg
 from microgd import optim
+from microgd.lessons import BUMPY_GLOBAL_MIN, BUMPY_LOCAL_MIN, bumpy  # w^4 - 4 w^2 + 2 w
 
-GLOBAL_MIN, LOCAL_MIN = -1.5256871, 1.2670351  # roots of f'(w) = 4 w^3 - 8 w + 2
 VALLEY_START = (-8.0, 1.5)
-
-
-def bumpy(w):
-    """1-D loss with a shallow local minimum (w = 1.27) and a deeper one (w = -1.53)."""
-    return (w ** 4 - 4 * w ** 2 + 2 * w).sum()
 
 
 def valley(p):
@@ -83,12 +78,13 @@ def past_local_minimum(start=2.2, lr=0.01, beta=0.9, steps=300, verbose=True):
     f = lambda w: bumpy(mg.Value(np.array([w]), requires_grad=False)).item()  # noqa: E731
     r = {"gd_w": float(gd[-1, 0]), "momentum_w": float(mom[-1, 0]),
          "gd_f": f(gd[-1, 0]), "momentum_f": f(mom[-1, 0]),
-         "gd_global": bool(abs(gd[-1, 0] - GLOBAL_MIN) < 1e-4),
-         "momentum_global": bool(abs(mom[-1, 0] - GLOBAL_MIN) < 1e-4),
+         "gd_global": bool(abs(gd[-1, 0] - BUMPY_GLOBAL_MIN) < 1e-4),
+         "momentum_global": bool(abs(mom[-1, 0] - BUMPY_GLOBAL_MIN) < 1e-4),
          "paths": {"GD": gd, f"momentum (\u03b2={beta:g})": mom}}
     if verbose:
         print(f"1) f(w) = w^4 - 4w^2 + 2w from w = {start}, lr {lr}, {steps} steps\n"
-              f"   local minimum at w = {LOCAL_MIN:.3f}, global at w = {GLOBAL_MIN:.3f}")
+              f"   local minimum at w = {BUMPY_LOCAL_MIN:.3f}, global at w = "
+              f"{BUMPY_GLOBAL_MIN:.3f}")
         print(f"   GD:                 w = {r['gd_w']:8.4f}, f = {r['gd_f']:.4f}  "
               f"({'global' if r['gd_global'] else 'stuck in the local'} minimum)")
         print(f"   momentum, beta {beta}: w = {r['momentum_w']:8.4f}, f = {r['momentum_f']:.4f}"

@@ -25,6 +25,7 @@ import sys
 import numpy as np
 
 import microgd as mg
+from microgd.lessons import saddle  # f(x, y) = x^2 - y^2
 
 
 def gd_path(f, x0, lr=0.1, steps=100):
@@ -50,11 +51,6 @@ def escape(f, x, step):
     if cp.escape_direction is None:
         return cp, x
     return cp, x + step * cp.escape_direction
-
-
-def saddle(v):
-    """The saddle ``f(x, y) = x**2 - y**2`` of a point ``v = (x, y)``."""
-    return v[0] ** 2 - v[1] ** 2
 
 
 def saddle_2d(verbose=True):

@@ -17,24 +17,30 @@ from typing import Any
 import numpy as np
 
 from microgd._files import atomic_write
+from microgd._state import state_mismatches
 from microgd.value import Value
 
 _PARAM = "param/"
 _OPTIM = "optim/"
 
 
-def _named(params: Any) -> dict[str, Value]:
+def _named(params: Any, where: str) -> dict[str, Value]:
     """Parameters by name: a Module's own names, a dict's keys, or ``0, 1, ...``."""
     if hasattr(params, "named_parameters"):
-        return dict(params.named_parameters())
-    if isinstance(params, dict):
-        return dict(params)
-    if isinstance(params, Value):
-        params = [params]
-    if not isinstance(params, Sequence):
-        raise TypeError(f"checkpoint: params must be a Module, a dict or a list of Values, "
-                        f"got {type(params).__name__}")
-    return {str(i): p for i, p in enumerate(params)}
+        named = dict(params.named_parameters())
+    elif isinstance(params, dict):
+        named = dict(params)
+    else:
+        if isinstance(params, Value):
+            params = [params]
+        if not isinstance(params, Sequence):
+            raise TypeError(f"{where}: params must be a Module, a dict or a list of Values, "
+                            f"got {type(params).__name__}")
+        named = {str(i): p for i, p in enumerate(params)}
+    for name, p in named.items():
+        if not isinstance(p, Value):
+            raise TypeError(f"{where}: parameter {name!r} is a {type(p).__name__}, not a Value")
+    return named
 
 
 def save_checkpoint(path: str | os.PathLike, params: Any, optimizer: Any = None) -> None:
@@ -53,10 +59,7 @@ def save_checkpoint(path: str | os.PathLike, params: Any, optimizer: Any = None)
     [1.0, 2.0]
     """
     arrays = {}
-    for name, p in _named(params).items():
-        if not isinstance(p, Value):
-            raise TypeError(f"save_checkpoint: parameter {name!r} is a {type(p).__name__}, "
-                            "not a Value")
+    for name, p in _named(params, "save_checkpoint").items():
         arrays[_PARAM + name] = np.asarray(p.data)
     if optimizer is not None:
         for key, val in optimizer.state_dict().items():
@@ -78,19 +81,13 @@ def load_checkpoint(path: str | os.PathLike, params: Any, optimizer: Any = None)
     """
     with np.load(os.fspath(path), allow_pickle=False) as npz:
         stored = {k: npz[k] for k in npz.files}
-    named = _named(params)
+    named = _named(params, "load_checkpoint")
     saved = {k[len(_PARAM):]: v for k, v in stored.items() if k.startswith(_PARAM)}
-    problems = []
-    missing = [n for n in named if n not in saved]
-    unexpected = [n for n in saved if n not in named]
-    if missing:
-        problems.append(f"parameters missing from the checkpoint: {missing}")
-    if unexpected:
-        problems.append(f"parameters in the checkpoint but not given: {unexpected}")
-    for name, p in named.items():
-        if name in saved and saved[name].shape != p.shape:
-            problems.append(f"parameter {name!r}: shape {saved[name].shape} in the checkpoint, "
-                            f"{p.shape} given")
+    problems = state_mismatches(
+        {n: p.shape for n, p in named.items()}, saved,
+        missing="parameters missing from the checkpoint: {keys}",
+        unexpected="parameters in the checkpoint but not given: {keys}",
+        misshaped="parameter {key!r}: shape {given} in the checkpoint, {expected} given")
     optim_state = {k[len(_OPTIM):]: v for k, v in stored.items() if k.startswith(_OPTIM)}
     if optimizer is not None and not optim_state:
         problems.append("the checkpoint holds no optimizer state")

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from microgd import functions as F
+from microgd._state import state_mismatches
 from microgd.value import Value
 
 ACTIVATIONS: dict[str, Callable[[Value], Value]] = {
@@ -69,17 +70,9 @@ class Module:
         and changes nothing in that case.
         """
         params = dict(self.named_parameters())
-        problems = []
-        missing = [n for n in params if n not in state]
-        unexpected = [n for n in state if n not in params]
-        if missing:
-            problems.append(f"missing {missing}")
-        if unexpected:
-            problems.append(f"unexpected {unexpected}")
-        for name, p in params.items():
-            if name in state and np.shape(state[name]) != p.shape:
-                problems.append(f"{name}: shape {np.shape(state[name])} in state, "
-                                f"{p.shape} in model")
+        problems = state_mismatches({n: p.shape for n, p in params.items()}, state,
+                                    missing="missing {keys}", unexpected="unexpected {keys}",
+                                    misshaped="{key}: shape {given} in state, {expected} in model")
         if problems:
             raise ValueError("load_state_dict: " + "; ".join(problems))
         for name, p in params.items():

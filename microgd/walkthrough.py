@@ -48,46 +48,24 @@ import numpy as np
 
 from microgd import optim
 from microgd.curvature import classify
+from microgd.lessons import (
+    BUMPY_GLOBAL_MIN,
+    BUMPY_LOCAL_MIN,
+    X_DATA,
+    Y_DATA,
+    bumpy,
+    cost,
+    mse_w,
+    saddle,
+    well,
+)
 from microgd.search import coarse_to_fine, grid_search
 from microgd.train import DivergenceError, History, fit
 from microgd.value import Value
 
+# The lesson data and functions live in microgd.lessons; they stay importable from here too.
 __all__ = ["BUMPY_GLOBAL_MIN", "BUMPY_LOCAL_MIN", "X_DATA", "Y_DATA", "bumpy", "cost", "run",
            "saddle"]
-
-X_DATA = np.array([1.0, 2.0, 3.0])
-Y_DATA = np.array([2.0, 4.0, 6.0])
-# the roots of bumpy'(w) = 4 w^3 - 8 w + 2 that are minima
-BUMPY_GLOBAL_MIN, BUMPY_LOCAL_MIN = -1.5256871, 1.2670351
-
-
-def cost(w: Any, x: np.ndarray = X_DATA, y: np.ndarray = Y_DATA) -> Any:
-    """Mean squared error of ``y_hat = x * w`` (a Value when ``w`` is one).
-
-    Examples
-    --------
-    >>> float(cost(1.0)), float(cost(2.0))
-    (4.666666666666667, 0.0)
-    """
-    return ((x * w - y) ** 2).mean()
-
-
-def saddle(p: Any) -> Any:
-    """``f(x, y) = x**2 - y**2``: a saddle point at the origin."""
-    return p[0] ** 2 - p[1] ** 2
-
-
-def bumpy(w: Any) -> Any:
-    """``f(w) = w**4 - 4 w**2 + 2 w``: a shallow local minimum at 1.27, the global at -1.53.
-
-    ``w`` has shape (1,).
-
-    Examples
-    --------
-    >>> round(float(bumpy(np.array([BUMPY_LOCAL_MIN]))), 4)
-    -1.3102
-    """
-    return (w ** 4 - 4 * w ** 2 + 2 * w).sum()
 
 
 def _descend(f: Callable[[Any], Any], x0: Any, optimizer: type, steps: int,
@@ -123,7 +101,7 @@ def _fit_toy(lr: float, epochs: int, batch_size: int | None, seed: int) -> tuple
 
 def _search(say: Callable[[str], None]) -> dict[str, Any]:
     say("1. Exhaustive search: try every w on a grid, keep the best")
-    r = grid_search(lambda p: cost(p[0]), [(0.0, 4.0)], num=41)
+    r = grid_search(mse_w, [(0.0, 4.0)], num=41)
     out = {"w": float(r.x[0]), "cost": float(r.value), "evaluations": r.evaluations,
            "evaluations_2d": r.evaluations ** 2, "evaluations_3d": r.evaluations ** 3}
     say(f"   41 values of w in [0, 4] (step 0.1): best w = {out['w']:g}, cost "
@@ -137,7 +115,7 @@ def _search(say: Callable[[str], None]) -> dict[str, Any]:
 def _divide_and_conquer(say: Callable[[str], None]) -> dict[str, Any]:
     say("2. Divide and conquer: a coarse grid, then zoom in around the best point")
     tol = 1e-6
-    r = coarse_to_fine(lambda p: cost(p[0]), [(0.0, 4.0)], num=11, tol=tol)
+    r = coarse_to_fine(mse_w, [(0.0, 4.0)], num=11, tol=tol)
     out: dict[str, Any] = {"w": float(r.x[0]), "cost": float(r.value),
                            "evaluations": r.evaluations, "rounds": r.rounds,
                            "grid_evaluations": int(4.0 / tol) + 1}
@@ -145,11 +123,7 @@ def _divide_and_conquer(say: Callable[[str], None]) -> dict[str, Any]:
         f"{out['w']:.7f} after {out['evaluations']} evaluations")
     say(f"   (a plain grid that fine would need {out['grid_evaluations']:,})")
 
-    # A narrow well at w = 0.7 beside a broad basin at w = 3: the coarse grid
-    # never lands in the well, so zooming refines the wrong minimum.
-    def well(p: np.ndarray) -> float:
-        return float(0.5 * (p[0] - 3) ** 2 - 4 * np.exp(-200 * (p[0] - 0.7) ** 2) + 1)
-
+    # The coarse grid never lands in the narrow well, so zooming refines the wrong minimum.
     coarse = coarse_to_fine(well, [(0.0, 4.0)], num=5, tol=1e-6)
     fine = grid_search(well, [(0.0, 4.0)], num=401)
     out["missed"] = {"zoom_w": float(coarse.x[0]), "zoom_value": float(coarse.value),

@@ -694,3 +694,34 @@ def test_step_never_aliases_what_the_update_returns():
         p.grad[...] = 5.0
         opt.state[0]["buf"][...] = 7.0
         np.testing.assert_allclose(p.data, expected)  # nothing shared
+
+
+# ---- the package's layout ---------------------------------------------------------------
+
+def test_optim_modules_import_the_base_not_the_package():
+    """No module of microgd.optim imports the package itself: no import loop held by order."""
+    import ast
+    import pathlib
+
+    folder = pathlib.Path(optim.__file__).parent
+    for path in sorted(folder.glob("*.py")):
+        if path.name == "__init__.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom):
+                assert node.module != "microgd.optim", f"{path.name} imports microgd.optim"
+            elif isinstance(node, ast.Import):
+                assert "microgd.optim" not in [a.name for a in node.names], path.name
+
+
+def test_every_optimizer_is_importable_from_the_package():
+    from microgd.optim import adaptive, base, sgd
+
+    assert sorted(optim.__all__) == sorted(
+        ["Optimizer", *sgd.__all__, *adaptive.__all__, "schedules"])
+    assert optim.Optimizer is base.Optimizer
+    assert [optim.GD, optim.SGD, optim.Nesterov, optim.Momentum] == [
+        sgd.GD, sgd.SGD, sgd.Nesterov, sgd.Momentum]
+    assert [optim.Adam, optim.AdamW, optim.RMSProp, optim.AdaGrad] == [
+        adaptive.Adam, adaptive.AdamW, adaptive.RMSProp, adaptive.AdaGrad]
+    assert optim.schedules.Optimizer is base.Optimizer

@@ -560,6 +560,18 @@ def test_checkpoint_mismatch_names_what_differs_and_changes_nothing(tmp_path):
         mg.load_checkpoint(path, [mg.Value(1.0)])
 
 
+def test_load_checkpoint_refuses_a_parameter_that_is_not_a_value(tmp_path):
+    path = tmp_path / "ck.npz"
+    w = mg.Value(np.array([1.0, 2.0]))
+    mg.save_checkpoint(path, {"w": w, "b": mg.Value(0.0)})
+    w.assign([5.0, 6.0])
+    with pytest.raises(TypeError, match=r"load_checkpoint: parameter 'b' is a list, not a Value"):
+        mg.load_checkpoint(path, {"w": w, "b": [0.0]})
+    assert w.data.tolist() == [5.0, 6.0]
+    with pytest.raises(TypeError, match=r"save_checkpoint: parameter '1' is a ndarray"):
+        mg.save_checkpoint(path, [w, np.zeros(2)])
+
+
 def test_interrupted_save_keeps_previous_checkpoint(tmp_path, monkeypatch):
     path = tmp_path / "ck.npz"
     w = mg.Value(np.array([1.0, 2.0]))

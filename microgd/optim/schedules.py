@@ -33,7 +33,8 @@ from typing import Any
 
 import numpy as np
 
-from microgd.optim import Optimizer, _real
+from microgd._state import state_mismatches
+from microgd.optim.base import Optimizer, _real
 
 __all__ = ["Constant", "Cosine", "Exponential", "ReduceOnPlateau", "Schedule", "StepLR"]
 
@@ -102,12 +103,9 @@ class Schedule:
         owner = f"{type(self).__name__}.load_state_dict"
         if not isinstance(state_dict, Mapping):
             raise TypeError(f"{owner}: expected a dict, got {type(state_dict).__name__}")
-        expected = set(self._state_keys())
-        missing = sorted(expected - state_dict.keys())
-        unexpected = sorted(state_dict.keys() - expected, key=str)
-        if missing or unexpected:
-            raise ValueError(f"{owner}: missing keys {missing}, unexpected keys {unexpected}; "
-                             "nothing was loaded")
+        problems = state_mismatches(dict.fromkeys(self._state_keys()), state_dict)
+        if problems:
+            raise ValueError(f"{owner}: " + "; ".join(problems) + "; nothing was loaded")
         try:
             values = self._check_state(dict(state_dict), owner)
         except (TypeError, ValueError) as exc:

@@ -10,7 +10,10 @@ import inspect
 import pathlib
 import sys
 
-import microgd
+# Document the checkout this script lives in, installed or not (a worktree, a clone).
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+
+import microgd  # noqa: E402
 from microgd import checkpoint, data, nn, optim, search, train, transforms
 from microgd.optim import schedules
 from microgd.testing import gradcheck, strategies

@@ -312,9 +312,10 @@ def as_directions(d: Any, params: Any, where: str = "landscape") -> Directions:
         elif arr.ndim == len(shapes[0]) + 1 and arr.shape[1:] == shapes[0]:
             vectors = list(arr)
         else:
+            dims = ", ".join(map(str, shapes[0]))
             raise ValueError(f"{where}: directions of shape {arr.shape} for parameters of "
                              f"shape {shapes[0]}: give one direction of that shape, or "
-                             f"k of them as an array of shape (k, {', '.join(map(str, shapes[0]))})")
+                             f"k of them as an array of shape (k, {dims})")
     elif isinstance(d, (list, tuple)) and d and isinstance(d[0], (list, tuple)):
         vectors = list(d)
     else:

@@ -269,8 +269,8 @@ class _Checkpoint:
             raise self._refuse("its fingerprint is not readable") from None
         if not isinstance(theirs, dict) or theirs.get("format") != _FORMAT:
             raise self._refuse("it is not a landscape checkpoint")
-        differ = [f"{k} {theirs.get(k)!r} there, {v!r} here" if k not in
-                  ("directions", "center") else f"the {k} differ"
+        hashed = {"directions": "the directions differ", "center": "the center differs"}
+        differ = [hashed.get(k, f"{k} {theirs.get(k)!r} there, {v!r} here")
                   for k, v in self.fingerprint.items() if theirs.get(k) != v]
         if differ:
             raise self._refuse("it was written for another grid: " + "; ".join(differ))

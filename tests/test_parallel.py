@@ -94,7 +94,8 @@ def test_a_failing_item_is_named_keeps_its_type_and_the_finished_chunks(threads)
         with pytest.raises(ValueError, match=r"job: item 13 \(13\) failed: ValueError: bad "
                                              r"value") as info:
             map_cells(f, range(40), executor, name="job", chunksize=5,
-                      on_chunk=lambda pos, res: done.update(zip(pos, res, strict=True)))
+                      on_chunk=lambda pos, res, done=done: done.update(zip(pos, res,
+                                                                          strict=True)))
         assert isinstance(info.value.__cause__, ValueError)
         assert str(info.value.__cause__) == "bad value"
         # the chunk of item 13 reported its first three items; earlier chunks are complete
@@ -121,7 +122,8 @@ def test_an_executor_failing_midway_names_the_lost_items_and_keeps_the_rest():
         with pytest.raises(expected, match=r"the executor failed on item 8 \(8\) to item 11 "
                                            r"\(11\)") as info:
             map_cells(square, range(20), pool, chunksize=4,
-                      on_chunk=lambda pos, res: done.update(zip(pos, res, strict=True)))
+                      on_chunk=lambda pos, res, done=done: done.update(zip(pos, res,
+                                                                          strict=True)))
         assert sorted(done) == list(range(8))
         assert info.value.__cause__ is not None
 

@@ -33,7 +33,6 @@ from microgd.viz.style import (
 )
 
 if TYPE_CHECKING:  # pragma: no cover
-    from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
 __all__ = ["plot_interpolation", "plot_landscape"]
@@ -315,7 +314,8 @@ def plot_landscape(f: Callable[[Any], Any] | None = None, bounds: Any = None, pa
             raise ValueError("plot_landscape: a slice through a model has 2-D bounds")
         center = [np.array(getattr(p, "data", p), dtype=np.float64) for p in params]
         d = directions(center, kind="random", seed=seed, filter_normalize=filter_normalize)
-        g = landscape(loss, center, directions=d, bounds=b, resolution=resolution or 31)
+        g = landscape(loss, center, directions=d, bounds=[(lo, hi) for lo, hi in b.tolist()],
+                      resolution=resolution or 31)
         fig = _draw_grid(g, paths, "values")
     elif f is None or bounds is None:
         raise ValueError("plot_landscape: give f= and bounds=, grid=, or params= and loss=")

@@ -8,7 +8,11 @@ cluster.  Items are sent in chunks of consecutive items (one round trip per
 chunk, not per item), and results come back in the order of the items, so
 they are bit for bit those of the serial loop whatever ran them: each item is
 computed by the same code from the same inputs, and anything random must be
-seeded by the item (never by the worker).
+seeded by the item (never by the worker).  (A function whose result depends on
+the number of BLAS threads, which workers limit, could differ in its last
+bits.  OpenBLAS splits a matrix-matrix product's output among threads, not its
+sums, so the usual losses do not; ``benchmarks/landscape.py`` checks an MLP's
+grid bit for bit.)
 
 Local worker processes are `loky <https://github.com/joblib/loky>`_'s, from
 joblib (``pip install microgd[parallel]``): they are started once and

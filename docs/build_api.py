@@ -6,6 +6,7 @@ this script writes, so the reference cannot drift from the code.
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import pathlib
 import sys
@@ -14,10 +15,13 @@ import sys
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 import microgd  # noqa: E402
-from microgd import checkpoint, data, nn, optim, search, train, transforms
+from microgd import checkpoint, data, directions, nn, optim, parallel, search, train, transforms
 from microgd.optim import schedules
 from microgd.testing import gradcheck, strategies
 from microgd.viz import graph, plots
+
+# microgd.landscape is both a module and, in the package, the function it holds.
+landscape = importlib.import_module("microgd.landscape")
 
 SECTIONS = [
     ("Core", "microgd", ["Value", "gradients", "no_grad", "enable_grad", "is_grad_enabled",
@@ -42,8 +46,15 @@ SECTIONS = [
     ("Training", "microgd", ["fit", "History", "DivergenceError"], train),
     ("Checkpoints", "microgd", ["save_checkpoint", "load_checkpoint"], checkpoint),
     ("Search", "microgd", ["grid_search", "coarse_to_fine", "SearchResult"], search),
+    ("Landscapes", "microgd", ["landscape", "interpolate", "Landscape", "Interpolation"],
+     landscape),
+    ("", "microgd.viz", ["directions", "Directions", "filter_normalized_direction",
+                         "random_directions"], directions),
+    ("Parallel grids", "microgd.parallel", ["map_cells", "resolve_executor", "CellError"],
+     parallel),
     ("Pictures", "microgd.viz", ["draw_graph", "save_graph"], graph),
-    ("", "microgd.viz.plots", ["plot_history", "plot_landscape", "plot_spectrum"], plots),
+    ("", "microgd.viz.plots", ["plot_history", "plot_landscape", "plot_interpolation",
+                               "plot_spectrum"], plots),
     ("Checking", "microgd.testing", ["check_grads"], gradcheck),
     ("", "microgd.testing.strategies", ["shapes", "broadcastable_shapes", "arrays", "dtypes"],
      strategies),

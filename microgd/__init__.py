@@ -65,6 +65,7 @@ from microgd import data, nn, optim  # noqa: E402  (after the core they build on
 from microgd.train import DivergenceError, History, fit  # noqa: E402
 from microgd.checkpoint import load_checkpoint, save_checkpoint  # noqa: E402
 from microgd.search import SearchResult, coarse_to_fine, grid_search  # noqa: E402
+from microgd.landscape import Interpolation, Landscape, interpolate, landscape  # noqa: E402
 from microgd import viz  # noqa: E402  (also registers the Jupyter SVG renderer)
 from microgd.viz import draw_graph  # noqa: E402
 
@@ -80,5 +81,5 @@ __all__ = [
     "CriticalPoint", "classify", "find_critical_points", "hessian_density", "hessian_eigs",
     "hessian_trace", "data", "nn", "optim", "DivergenceError", "History", "fit",
     "load_checkpoint", "save_checkpoint", "SearchResult", "coarse_to_fine", "grid_search",
-    "draw_graph", "viz",
+    "Interpolation", "Landscape", "interpolate", "landscape", "draw_graph", "viz",
 ]

@@ -10,6 +10,9 @@ the best *coarse* point and can miss a better minimum elsewhere.
 
 ``f`` takes a point, an ndarray of shape ``(d,)``, and returns a float, a
 NumPy scalar or a 0-d :class:`microgd.Value`.  NaN values are never the best.
+The points of a grid are independent: ``executor=`` spreads them over worker
+processes or any :class:`concurrent.futures.Executor`
+(:mod:`microgd.parallel`), with the serial results.
 
 Examples
 --------
@@ -34,6 +37,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+from microgd.parallel import ExecutorLike, map_cells
 
 __all__ = ["SearchResult", "coarse_to_fine", "grid_search"]
 
@@ -114,27 +119,40 @@ def _scalar(v: Any) -> float:
     return float(arr.reshape(()))
 
 
-def _evaluate(f: Callable[[np.ndarray], Any], axes: list[np.ndarray],
-              cache: dict[tuple[float, ...], float] | None = None
+class _At:
+    """``f`` at one point, as a float: picklable, for the workers of an executor."""
+
+    def __init__(self, f: Callable[[np.ndarray], Any]) -> None:
+        self.f = f
+
+    def __call__(self, point: tuple[float, ...]) -> float:
+        # A fresh array per call: f may keep or modify what it is given.
+        return _scalar(self.f(np.array(point, dtype=float)))
+
+
+def _describe(point: tuple[float, ...]) -> str:
+    return f"the point {list(point)}"
+
+
+def _evaluate(name: str, f: Callable[[np.ndarray], Any], axes: list[np.ndarray],
+              cache: dict[tuple[float, ...], float] | None = None,
+              executor: ExecutorLike = None
               ) -> tuple[list[tuple[float, ...]], list[float], int]:
     """f at every point of the grid ``product(*axes)``, in C order (last axis fastest).
 
     Points already in ``cache`` are looked up, not evaluated; new values are
-    added to it.  Returns the points, their values and the number of calls.
+    added to it.  The others are computed on ``executor``.  Returns the
+    points, their values and the number of calls.
     """
-    points, values, calls = [], [], 0
-    for point in itertools.product(*(a.tolist() for a in axes)):
-        if cache is not None and point in cache:
-            value = cache[point]
-        else:
-            # A fresh array per call: f may keep or modify what it is given.
-            value = _scalar(f(np.array(point, dtype=float)))
-            calls += 1
-            if cache is not None:
-                cache[point] = value
-        points.append(point)
-        values.append(value)
-    return points, values, calls
+    points = list(itertools.product(*(a.tolist() for a in axes)))
+    at = _At(f)
+    if cache is None:
+        values = map_cells(at, points, executor, name=name, describe=_describe)
+        return points, values, len(points)
+    new = list(dict.fromkeys(p for p in points if p not in cache))  # each point once
+    cache.update(zip(new, map_cells(at, new, executor, name=name, describe=_describe),
+                     strict=True))
+    return points, [cache[p] for p in points], len(new)
 
 
 def _best(values: list[float]) -> int | None:
@@ -161,7 +179,7 @@ def _check_size(name: str, nums: list[int]) -> None:
 
 
 def grid_search(f: Callable[[np.ndarray], Any], bounds: Sequence[tuple[float, float]],
-                num: int | Sequence[int]) -> SearchResult:
+                num: int | Sequence[int], executor: ExecutorLike = None) -> SearchResult:
     """Exhaustive search: evaluate ``f`` at every point of a grid and keep the best.
 
     Parameters
@@ -174,6 +192,11 @@ def grid_search(f: Callable[[np.ndarray], Any], bounds: Sequence[tuple[float, fl
     num : int or list of int
         Points per dimension (``np.linspace(lo, hi, num)``, ends included),
         the same for all dimensions or one per dimension; at least 2.
+    executor : None, int or concurrent.futures.Executor
+        Where ``f`` runs: this process, that many local worker processes
+        (``pip install microgd[parallel]``), or the Executor given; the
+        result is the same.  ``f`` must then be picklable by the executor
+        (any function for the local processes and Dask).
 
     Returns
     -------
@@ -210,7 +233,7 @@ def grid_search(f: Callable[[np.ndarray], Any], bounds: Sequence[tuple[float, fl
     nums = _check_num("grid_search", num, len(box), least=2)
     _check_size("grid_search", nums)
     axes = [np.linspace(lo, hi, k) for (lo, hi), k in zip(box, nums, strict=True)]
-    points, values, calls = _evaluate(f, axes)
+    points, values, calls = _evaluate("grid_search", f, axes, executor=executor)
     i = _best(values)
     if i is None:
         raise ValueError(f"grid_search: f is NaN at all {calls} grid points")
@@ -235,7 +258,7 @@ def _snap(new: np.ndarray, old: np.ndarray) -> np.ndarray:
 
 def coarse_to_fine(f: Callable[[np.ndarray], Any], bounds: Sequence[tuple[float, float]],
                    num: int | Sequence[int] = 11, tol: float = 1e-8,
-                   max_rounds: int = 100) -> SearchResult:
+                   max_rounds: int = 100, executor: ExecutorLike = None) -> SearchResult:
     """Divide and conquer: a coarse grid, then zoom into the cell around its best point.
 
     Each round evaluates a ``num``-point grid (per dimension) in the current
@@ -267,6 +290,8 @@ def coarse_to_fine(f: Callable[[np.ndarray], Any], bounds: Sequence[tuple[float,
         Stop when the box is at most this wide in every dimension.
     max_rounds : int
         Stop after this many grids in any case.
+    executor : None, int or concurrent.futures.Executor
+        Where each round's new points are computed (see :func:`grid_search`).
 
     Returns
     -------
@@ -336,7 +361,7 @@ def coarse_to_fine(f: Callable[[np.ndarray], Any], bounds: Sequence[tuple[float,
         axes = [np.linspace(lo, hi, k) for (lo, hi), k in zip(box, nums, strict=True)]
         if old_axes is not None:
             axes = [_snap(a, o) for a, o in zip(axes, old_axes, strict=True)]
-        points, values, n = _evaluate(f, axes, cache)
+        points, values, n = _evaluate("coarse_to_fine", f, axes, cache, executor)
         calls += n
         rounds += 1
         i = _best(values)

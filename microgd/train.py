@@ -219,7 +219,7 @@ def _check_params(params: Any, optimizer: Any) -> list[Value]:
     return params
 
 
-def _progress_bar(enabled: bool | None, total: int) -> Any:
+def _progress_bar(enabled: bool | None, total: int, unit: str = "step") -> Any:
     if enabled is False:
         return None
     try:
@@ -228,7 +228,7 @@ def _progress_bar(enabled: bool | None, total: int) -> Any:
         return None
     if enabled is None and not (sys.stderr.isatty() and total >= 200):
         return None
-    return tqdm(total=total, unit="step", leave=False)
+    return tqdm(total=total, unit=unit, leave=False)
 
 
 def _path_cap(record_path: Any, path_max_bytes: Any, n_params: int) -> int:

@@ -14,12 +14,14 @@ import microgd as mg  # noqa: E402
 from microgd import nn  # noqa: E402
 from microgd.train import History  # noqa: E402
 from microgd.viz import (  # noqa: E402
+    drawing,
     filter_normalized_direction,
+    landscapes,
     plot_history,
     plot_landscape,
     plot_spectrum,
-    plots,
     random_directions,
+    style,
 )
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -191,7 +193,7 @@ def test_critical_point_kinds_have_distinct_markers():
     ax = plot_landscape(lambda p: p[0] * p[1], [(-2, 2), (-2, 2)], critical_points=pts,
                         resolution=11).axes[0]
     assert legend_labels(ax) == ["saddle", "minimum", "maximum", "degenerate"]
-    markers = {k: plots._KIND_STYLE[k][0] for k in ("saddle", "minimum", "maximum", "degenerate")}
+    markers = {k: style.KIND_STYLE[k][0] for k in ("saddle", "minimum", "maximum", "degenerate")}
     assert len(set(markers.values())) == 4
     scatters = [c for c in ax.collections if str(c.get_gid()).startswith("critical:")]
     assert len(scatters) == 5
@@ -216,13 +218,13 @@ def test_landscape_falls_back_to_pointwise_when_f_does_not_vectorize():
         return (p ** 2).sum()
 
     pts = np.random.default_rng(0).standard_normal((2, 25))
-    np.testing.assert_allclose(plots._evaluate(f, pts), (pts ** 2).sum(axis=0))
+    np.testing.assert_allclose(landscapes._evaluate(f, pts), (pts ** 2).sum(axis=0))
 
     def g(p):  # float() of a vector fails: pointwise too
         return float(p[0].item()) + 2.0 * p[1].item()
 
-    np.testing.assert_allclose(plots._evaluate(g, pts), pts[0] + 2 * pts[1])
-    np.testing.assert_allclose(plots._evaluate(lambda p: p[0] * p[1], pts), pts[0] * pts[1])
+    np.testing.assert_allclose(landscapes._evaluate(g, pts), pts[0] + 2 * pts[1])
+    np.testing.assert_allclose(landscapes._evaluate(lambda p: p[0] * p[1], pts), pts[0] * pts[1])
 
 
 def test_log_spaced_levels_when_the_range_is_large():
@@ -364,8 +366,8 @@ def test_model_slice_plot(tmp_path):
 def test_model_slice_values_along_the_directions():
     center = [np.array([[1.0, 2.0], [0.5, -1.0]])]
     d1, d2 = random_directions(center, seed=1)
-    z = plots._slice_values(lambda a: float(np.sum(a[0] ** 2)), center, d1, d2,
-                            np.array([-1.0, 0.0, 1.0]), np.array([0.0, 2.0]))
+    z = mg.landscape(lambda a: float(np.sum(a[0] ** 2)), center, directions=[d1, d2],
+                     bounds=[(-1.0, 1.0), (0.0, 2.0)], resolution=[3, 2]).values
     assert z.shape == (2, 3)
     assert z[0, 1] == pytest.approx(np.sum(center[0] ** 2))
     assert z[1, 2] == pytest.approx(np.sum((center[0] + d1[0] + 2 * d2[0]) ** 2))
@@ -431,7 +433,7 @@ def test_clear_import_error_without_matplotlib(monkeypatch):
 
 def test_path_forms_one_path_or_many():
     def shapes(paths, dim):
-        return [a.shape for _, a in plots._paths(paths, dim)]
+        return [a.shape for _, a in drawing.paths_of(paths, dim)]
 
     assert shapes(np.array([1.0, 2.0, 3.0]), 1) == [(3, 1)]          # one 1-D path
     assert shapes([1.0, 2.0], 1) == [(2, 1)]
@@ -440,4 +442,4 @@ def test_path_forms_one_path_or_many():
     assert shapes([[0.0, 1.0], [1.0, 2.0]], 2) == [(2, 2)]            # a list of points
     assert shapes([np.zeros((3, 2)), np.ones((4, 2))], 2) == [(3, 2), (4, 2)]
     assert shapes([History(path=[[0.0, 1.0]]), History(path=[[1.0, 1.0]])], 2) == [(1, 2)] * 2
-    assert [label for label, _ in plots._paths({"GD": [[0.0, 1.0]]}, 2)] == ["GD"]
+    assert [label for label, _ in drawing.paths_of({"GD": [[0.0, 1.0]]}, 2)] == ["GD"]

@@ -1,5 +1,8 @@
 """Pictures: the computation graph of a Value, loss curves, loss landscapes, spectra.
 
+Also the directions a landscape is drawn along (:func:`directions`: random
+filter-normalized, PCA of recorded paths, Hessian eigenvectors).
+
 Importing this package registers the SVG renderer behind ``Value._repr_svg_``
 (Jupyter shows Values as graphs when Graphviz's ``dot`` is installed).
 Matplotlib is imported only when a plot is made (``pip install microgd[plot]``);
@@ -15,16 +18,19 @@ Examples
 True
 """
 
-from microgd.viz.graph import draw_graph, format_array, save_graph, svg
-from microgd.viz.plots import (
+from microgd.directions import (
+    Directions,
+    directions,
     filter_normalized_direction,
-    plot_history,
-    plot_landscape,
-    plot_spectrum,
     random_directions,
 )
+from microgd.viz.curves import plot_history
+from microgd.viz.graph import draw_graph, format_array, save_graph, svg
+from microgd.viz.landscapes import plot_interpolation, plot_landscape
+from microgd.viz.spectra import plot_spectrum
 
 __all__ = [
-    "draw_graph", "filter_normalized_direction", "format_array", "plot_history",
-    "plot_landscape", "plot_spectrum", "random_directions", "save_graph", "svg",
+    "Directions", "directions", "draw_graph", "filter_normalized_direction", "format_array",
+    "plot_history", "plot_interpolation", "plot_landscape", "plot_spectrum",
+    "random_directions", "save_graph", "svg",
 ]

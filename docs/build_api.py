@@ -15,7 +15,18 @@ import sys
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 import microgd  # noqa: E402
-from microgd import checkpoint, data, directions, nn, optim, parallel, search, train, transforms
+from microgd import (
+    checkpoint,
+    data,
+    directions,
+    nn,
+    optim,
+    parallel,
+    search,
+    train,
+    transforms,
+    viz,
+)
 from microgd.optim import schedules
 from microgd.testing import gradcheck, strategies
 from microgd.viz import graph, plots
@@ -52,9 +63,11 @@ SECTIONS = [
                          "random_directions"], directions),
     ("Parallel grids", "microgd.parallel", ["map_cells", "resolve_executor", "CellError"],
      parallel),
+    ("Races", "microgd", ["race", "Race"], microgd),
     ("Pictures", "microgd.viz", ["draw_graph", "save_graph"], graph),
     ("", "microgd.viz.plots", ["plot_history", "plot_landscape", "plot_interpolation",
                                "plot_spectrum"], plots),
+    ("", "microgd.viz", ["animate", "plot_race", "RaceAnimation"], viz),
     ("Checking", "microgd.testing", ["check_grads"], gradcheck),
     ("", "microgd.testing.strategies", ["shapes", "broadcastable_shapes", "arrays", "dtypes"],
      strategies),

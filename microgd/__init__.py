@@ -66,6 +66,7 @@ from microgd.train import DivergenceError, History, fit  # noqa: E402
 from microgd.checkpoint import load_checkpoint, save_checkpoint  # noqa: E402
 from microgd.search import SearchResult, coarse_to_fine, grid_search  # noqa: E402
 from microgd.landscape import Interpolation, Landscape, interpolate, landscape  # noqa: E402
+from microgd.race import Race, race  # noqa: E402
 from microgd import viz  # noqa: E402  (also registers the Jupyter SVG renderer)
 from microgd.viz import draw_graph  # noqa: E402
 
@@ -81,5 +82,5 @@ __all__ = [
     "CriticalPoint", "classify", "find_critical_points", "hessian_density", "hessian_eigs",
     "hessian_trace", "data", "nn", "optim", "DivergenceError", "History", "fit",
     "load_checkpoint", "save_checkpoint", "SearchResult", "coarse_to_fine", "grid_search",
-    "Interpolation", "Landscape", "interpolate", "landscape", "draw_graph", "viz",
+    "Interpolation", "Landscape", "interpolate", "landscape", "Race", "race", "draw_graph", "viz",
 ]

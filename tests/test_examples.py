@@ -40,7 +40,7 @@ def test_saddle_escape_network(capsys):
 
 LESSONS = ["exhaustive_search", "divide_and_conquer", "gradient_descent", "sgd_vs_minibatch",
            "ema_smoothing", "learning_rate", "minima_vs_saddles", "saddle_escape", "momentum",
-           "initialization", "mlp_classifier"]
+           "initialization", "mlp_classifier", "optimizer_races", "why_momentum_works"]
 
 
 @pytest.mark.parametrize("name", LESSONS)
@@ -247,3 +247,44 @@ def test_mlp_classifier_two_moons():
     assert r["final_loss"] < 0.1 * r["first_loss"]
     X, y = load("mlp_classifier").two_moons(n=50, seed=3)
     assert X.shape == (50, 2) and sorted(set(y.tolist())) == [0.0, 1.0]
+
+
+def test_optimizer_races_lesson_12(tmp_path, capsys):
+    r = load("optimizer_races").main(verbose=True, out=tmp_path)
+    assert r["rosenbrock"]["steps_to"] == {"GD": None, "momentum": 1386, "Nesterov": 1426,
+                                           "Adam": 1139}
+    assert r["rosenbrock"]["diverged"] == 12
+    assert r["himmelblau"]["minimum"] == {"GD": (3.58, -1.85), "momentum": (3.58, -1.85),
+                                          "Nesterov": (3.0, 2.0), "Adam": (3.0, 2.0)}
+    assert r["himmelblau"]["steps_to"] == {"GD": 73, "momentum": 152, "Nesterov": 32,
+                                           "Adam": 142}
+    saddle = r["saddle"]
+    assert saddle["near_saddle"] == {"GD": 157, "momentum": 38, "Nesterov": 43, "Adam": 0}
+    assert saddle["steps_to"] == {"GD": 206, "momentum": 75, "Nesterov": 67, "Adam": 42}
+    out = capsys.readouterr().out
+    assert "momentum with lr 4e-3 diverged at step 12" in out and "ends at (3.0, 2.0)" in out
+    names = ["races_rosenbrock.png", "races_himmelblau.png", "races_saddle.png"]
+    assert [pathlib.Path(p).name for p in r["pictures"]] == names
+    assert all(is_png(p, n) for p, n in zip(r["pictures"], names, strict=True))
+
+
+def test_why_momentum_works_lesson_13(tmp_path):
+    r = load("why_momentum_works").main(verbose=False, out=tmp_path)
+    c = r["condition_100"]
+    assert c["steps"] == {"GD": 691, "momentum": 93}
+    assert c["predicted"] == {"GD": 691, "momentum": 69}
+    assert c["params"]["gd_rate"] == pytest.approx(99 / 101)
+    assert c["params"]["momentum_rate"] == pytest.approx(9 / 11)
+    assert c["late_rate"]["GD"] == pytest.approx(99 / 101, rel=1e-9)
+    assert 9 / 11 < c["late_rate"]["momentum"] < 9 / 11 + 0.002
+    assert r["by_condition"] == {10.0: {"GD": 69, "momentum": 27},
+                                 100.0: {"GD": 691, "momentum": 93},
+                                 1000.0: {"GD": 6908, "momentum": 315}}
+    (png,) = r["pictures"]
+    assert is_png(png, "why_momentum_works.png")
+
+
+def test_optimizer_races_write_nothing_without_out(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    r = load("optimizer_races").main(verbose=False)
+    assert "pictures" not in r and list(tmp_path.iterdir()) == []

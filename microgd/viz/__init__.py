@@ -1,4 +1,4 @@
-"""Pictures: the computation graph of a Value, loss curves, loss landscapes, spectra.
+"""Pictures: the computation graph of a Value, loss curves, loss landscapes, spectra, races.
 
 Also the directions a landscape is drawn along (:func:`directions`: random
 filter-normalized, PCA of recorded paths, Hessian eigenvectors).
@@ -24,13 +24,14 @@ from microgd.directions import (
     filter_normalized_direction,
     random_directions,
 )
+from microgd.viz.animate import RaceAnimation, animate, plot_race
 from microgd.viz.curves import plot_history
 from microgd.viz.graph import draw_graph, format_array, save_graph, svg
 from microgd.viz.landscapes import plot_interpolation, plot_landscape
 from microgd.viz.spectra import plot_spectrum
 
 __all__ = [
-    "Directions", "directions", "draw_graph", "filter_normalized_direction", "format_array",
-    "plot_history", "plot_interpolation", "plot_landscape", "plot_spectrum",
-    "random_directions", "save_graph", "svg",
+    "Directions", "RaceAnimation", "animate", "directions", "draw_graph",
+    "filter_normalized_direction", "format_array", "plot_history", "plot_interpolation",
+    "plot_landscape", "plot_race", "plot_spectrum", "random_directions", "save_graph", "svg",
 ]

@@ -393,6 +393,19 @@ class Value:
     logsumexp: Callable[..., Value]
     softmax: Callable[..., Value]
     log_softmax: Callable[..., Value]
+    # the NumPy vocabulary's methods (set by microgd.dispatch as they land)
+    ravel: Callable[..., Value]
+    flatten: Callable[..., Value]
+    squeeze: Callable[..., Value]
+    astype: Callable[..., Value]
+    dot: Callable[..., Value]
+    prod: Callable[..., Value]
+    var: Callable[..., Value]
+    std: Callable[..., Value]
+    cumsum: Callable[..., Value]
+    swapaxes: Callable[..., Value]
+    repeat: Callable[..., Value]
+    sort: Callable[..., Value]
 
     # ---- NumPy interop -----------------------------------------------------------
     # Filled by microgd.dispatch: NumPy ufunc -> primitive, NumPy function -> implementation.

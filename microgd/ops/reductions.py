@@ -1,4 +1,14 @@
-"""Reductions over axes: sums, means, log-sum-exp, log-softmax, max and min."""
+"""Reductions over axes: sums, means, products, cumulative sums and products,
+log-sum-exp (also weighted), log-softmax, max and min.
+
+Products are differentiated without dividing by the input: the gradient of a
+product is the product of the *other* entries, made from two cumulative
+products (from the left and from the right), so it is exact where entries are
+0; the derivatives of a cumulative product are linear recurrences, computed by
+a doubling scan of multiplications and additions (``_scan``).  Both are
+polynomials in the input, so every order of derivative is exact, with any
+number of zeros.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +18,19 @@ import numpy as np
 
 from microgd.autodiff import Primitive
 from microgd.ops.elementwise import exp
-from microgd.ops.shape import _axes, _expand, _kept, _reduced_size, reshape
+from microgd.ops.shape import (
+    _axes,
+    _expand,
+    _inverse,
+    _kept,
+    _reduced_size,
+    _shape,
+    _unbroadcast,
+    concatenate,
+    getitem,
+    reshape,
+    transpose,
+)
 from microgd.value import as_array
 
 
@@ -114,6 +136,172 @@ min: Primitive = Primitive(
     jvps=(_extreme_jvp,),
 )
 
+# ---- weighted log-sum-exp ----------------------------------------------------------
+
+
+def _weighted_shift(x: Any, b: Any, axis: Any) -> Any:
+    """The max of ``x`` over ``axis`` where ``b != 0`` (kept), 0 where not finite: a constant.
+
+    Entries with weight 0 are left out, as scipy does: a large ``x`` there must
+    not make the others' ``exp(x - shift)`` underflow.
+    """
+    rx, rb = as_array(x), as_array(b)
+    m = np.max(np.where(rb != 0, rx, -np.inf), axis=axis, keepdims=True)
+    return np.where(np.isfinite(m), m, 0).astype(np.result_type(rx))
+
+
+def _weighted_lse_fwd(x: Any, b: Any, axis: Any, keepdims: bool) -> Any:
+    m = _weighted_shift(x, b, axis)
+    s = np.sum(b * np.exp(x - m), axis=axis, keepdims=True)
+    if np.any(s < 0):
+        raise ValueError("sum(b * exp(x)) is negative, so its log is not real; "
+                         "logsumexp(b=) needs weights whose weighted sum stays positive")
+    with np.errstate(divide="ignore"):  # a zero sum: log 0 = -inf, as scipy
+        out = np.log(s) + m
+    return out if keepdims else np.squeeze(out, axis=axis)
+
+
+def _weighted_softmax(x: Any, b: Any, axis: Any) -> tuple[Any, Any]:
+    """``(exp(x) / s, b * exp(x) / s)`` with ``s = sum(b * exp(x))``: d lse / db and d lse / dx."""
+    e = exp(x - _weighted_shift(x, b, axis))
+    be = b * e
+    s = sum(be, axis=axis, keepdims=True)
+    return e / s, be / s
+
+
+def _weighted_lse_vjp(i: int, g: Any, ans: Any, x: Any, b: Any, axis: Any,
+                      keepdims: bool) -> Any:
+    if not keepdims and axis is not None:
+        g = reshape(g, shape=_kept_shape(np.broadcast_shapes(_shape(x), _shape(b)), axis))
+    return _unbroadcast(g * _weighted_softmax(x, b, axis)[1 - i], (x, b)[i])
+
+
+def _kept_shape(shape: tuple[int, ...], axis: Any) -> tuple[int, ...]:
+    """``shape`` reduced over ``axis`` with ``keepdims=True``."""
+    reduced = _axes(axis, len(shape))
+    return tuple(1 if i in reduced else n for i, n in enumerate(shape))
+
+
+weighted_logsumexp: Primitive = Primitive(
+    "weighted_logsumexp", _weighted_lse_fwd,
+    vjp_any=_weighted_lse_vjp,
+    jvp_any=lambda i, t, ans, x, b, axis, keepdims: sum(
+        t * _weighted_softmax(x, b, axis)[1 - i], axis=axis, keepdims=keepdims),
+)
+
+# ---- products ------------------------------------------------------------------------
+
+
+def _along(axis: int, index: slice) -> tuple[slice, ...]:
+    """A basic index applying ``index`` along ``axis`` (and taking everything else)."""
+    return (slice(None),) * axis + (index,)
+
+
+def _part(x: Any, axis: int, start: int | None = None, stop: int | None = None) -> Any:
+    return getitem(x, index=_along(axis, slice(start, stop)))
+
+
+def _flip(x: Any, axis: int) -> Any:
+    return getitem(x, index=_along(axis, slice(None, None, -1)))
+
+
+def _dtype(x: Any) -> Any:
+    return np.result_type(as_array(x))
+
+
+def _shift_in(x: Any, axis: int) -> Any:
+    """``x`` moved one step along ``axis``: a 1 comes in first, the last entry drops out."""
+    shape = list(_shape(x))
+    shape[axis] = 1
+    return concatenate(np.ones(shape, dtype=_dtype(x)), _part(x, axis, stop=-1), axis=axis)
+
+
+def _exclusive_cumprod(x: Any, axis: int) -> Any:
+    """``prod(x[:k])`` at each ``k`` along ``axis`` (1 at ``k = 0``), without dividing."""
+    return cumprod(_shift_in(x, axis), axis=axis)
+
+
+def _others_along(x: Any, axis: int) -> Any:
+    """The product of the other entries along ``axis``: left times right exclusive products."""
+    right = _flip(_exclusive_cumprod(_flip(x, axis), axis), axis)
+    return _exclusive_cumprod(x, axis) * right
+
+
+def _others(x: Any, axis: Any) -> Any:
+    """At each entry, the product of the other entries of its reduction over ``axis``."""
+    shape = _shape(x)
+    nd = len(shape)
+    reduced = tuple(sorted(set(_axes(axis, nd))))
+    if not reduced:  # nothing multiplied: each entry is its own product
+        return np.ones(shape, dtype=_dtype(x))
+    if len(reduced) == 1:
+        return _others_along(x, reduced[0])
+    # Several axes: move them to the end, flatten them into one, and come back.
+    kept = tuple(i for i in range(nd) if i not in reduced)
+    perm = kept + reduced
+    flat = reshape(transpose(x, axes=perm), shape=tuple(shape[i] for i in kept) + (-1,))
+    out = reshape(_others_along(flat, len(kept)), shape=tuple(shape[i] for i in perm))
+    return transpose(out, axes=_inverse(perm, nd))
+
+
+prod: Primitive = Primitive(
+    "prod", lambda x, axis, keepdims: np.prod(x, axis=axis, keepdims=keepdims),
+    lambda g, ans, x, axis, keepdims: _expand(g, x, axis, keepdims) * _others(x, axis),
+    jvps=(lambda t, ans, x, axis, keepdims:
+          sum(t * _others(x, axis), axis=axis, keepdims=keepdims),),
+)
+
+# ---- cumulative sums and products (along one axis) -----------------------------------
+
+
+def _cumsum_fwd(x: Any, axis: int, reverse: bool = False) -> Any:
+    if reverse:  # sums from the end: the VJP of a cumulative sum
+        return np.flip(np.cumsum(np.flip(x, axis), axis=axis), axis)
+    return np.cumsum(x, axis=axis)
+
+
+cumsum: Primitive = Primitive(
+    "cumsum", _cumsum_fwd,
+    lambda g, ans, x, axis, reverse=False: cumsum(g, axis=axis, reverse=not reverse),
+    linear=True,
+)
+
+
+def _scan(b: Any, a: Any, axis: int) -> Any:
+    """``r`` with ``r[k] = b[k] + a[k] * r[k - 1]`` along ``axis`` (``r[-1] = 0``).
+
+    A doubling (Hillis-Steele) scan: after the step of offset ``d``, each
+    ``r[k]`` is ``b[k] + a[k] * r[k - 2d]``, so ``log2(n)`` steps of slices,
+    products and sums finish it, with no division (exact with zeros in ``a``)
+    and in operations that differentiate again.
+    """
+    n = _shape(b)[axis]
+    d = 1
+    while d < n:
+        tail = _part(b, axis, start=d) + _part(a, axis, start=d) * _part(b, axis, stop=-d)
+        b = concatenate(_part(b, axis, stop=d), tail, axis=axis)
+        if 2 * d < n:
+            a = concatenate(_part(a, axis, stop=d),
+                            _part(a, axis, start=d) * _part(a, axis, stop=-d), axis=axis)
+        d *= 2
+    return b
+
+
+def _cumprod_vjp(g: Any, ans: Any, x: Any, axis: int) -> Any:
+    # d cumprod(x)[j] / d x[k] = prod(x[:k]) * prod(x[k+1:j+1]) for j >= k, so the
+    # gradient is prod(x[:k]) * s[k] with s[k] = g[k] + x[k+1] * s[k+1]: a scan from
+    # the end, written as a scan of the flipped arrays.
+    s = _flip(_scan(_flip(g, axis), _shift_in(_flip(x, axis), axis), axis), axis)
+    return _exclusive_cumprod(x, axis) * s
+
+
+cumprod: Primitive = Primitive(
+    "cumprod", lambda x, axis: np.cumprod(x, axis=axis), _cumprod_vjp,
+    # d y[j] = x[j] * d y[j-1] + t[j] * prod(x[:j]): a scan from the start.
+    jvps=(lambda t, ans, x, axis: _scan(t * _exclusive_cumprod(x, axis), x, axis),),
+)
+
 __all__ = [
-    "sum", "mean", "logsumexp", "log_softmax", "max", "min", "max_shift",
+    "sum", "mean", "logsumexp", "log_softmax", "max", "min", "max_shift", "weighted_logsumexp",
+    "prod", "cumsum", "cumprod",
 ]

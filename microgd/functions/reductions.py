@@ -1,19 +1,26 @@
-"""Reductions: functions that sum, average or pick over axes (and the softmax family).
+"""Reductions: functions that sum, multiply, average or pick over axes, norms, the softmax family.
 
 ``UFUNCS``/``FUNCTIONS``/``METHODS`` as in :mod:`microgd.functions.elementwise`.
+Products and cumulative products are exact where entries are 0 (see
+:mod:`microgd.ops.reductions`); norms take the subgradient 0 where they are 0
+(see :mod:`microgd.ops.norms`), and so does ``std`` where the variance is 0, as
+in PyTorch.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 
 from microgd import ops
 from microgd.functions._common import Axis, reject
-from microgd.value import Value, as_constant, normalize_axis
+from microgd.ops.shape import _reduced_size
+from microgd.value import Value, as_array, as_constant, normalize_axis
 
-__all__ = ["log_softmax", "logsumexp", "max", "mean", "min", "softmax", "sum"]
+__all__ = ["average", "cumprod", "cumsum", "diff", "log_softmax", "logsumexp", "max", "mean",
+           "min", "norm", "prod", "softmax", "std", "sum", "var"]
 
 
 def sum(x: Any, axis: Axis = None, keepdims: bool = False) -> Value:
@@ -36,18 +43,36 @@ def min(x: Any, axis: Axis = None, keepdims: bool = False) -> Value:
     return ops.min(as_constant(x), axis=normalize_axis(axis), keepdims=keepdims)
 
 
-def logsumexp(x: Any, axis: Axis = None, keepdims: bool = False) -> Value:
-    """``log(sum(exp(x)))`` over ``axis``, computed without overflow.
+def logsumexp(x: Any, axis: Axis = None, keepdims: bool = False, b: Any = None) -> Value:
+    """``log(sum(b * exp(x)))`` over ``axis``, computed without overflow.
 
     A primitive (``ops.logsumexp``): one node, whose gradient is the softmax.
+    ``b`` (broadcast against ``x``) weighs the terms, as in
+    ``scipy.special.logsumexp``; it may be a Value (its gradient is
+    ``exp(x) / sum(b * exp(x))``) and may have negative entries as long as every
+    weighted sum stays positive (else ``ValueError``; a sum of exactly 0 gives
+    ``-inf``, as scipy).
 
     Examples
     --------
     >>> import microgd as mg
     >>> round(float(mg.logsumexp([1000.0, 1000.0]).data), 6)
     1000.693147
+    >>> round(float(mg.logsumexp([0.0, 0.0], b=[3.0, -1.0]).data), 6)   # log(3 - 1)
+    0.693147
     """
-    return ops.logsumexp(as_constant(x), axis=normalize_axis(axis), keepdims=keepdims)
+    ax = normalize_axis(axis)
+    if b is None:
+        return ops.logsumexp(as_constant(x), axis=ax, keepdims=keepdims)
+    x = as_constant(x)
+    return ops.weighted_logsumexp(x, _like(b, x), axis=ax, keepdims=keepdims)
+
+
+def _like(w: Any, x: Value) -> Any:
+    """An operand as a Value or array; numbers and lists take ``x``'s dtype (float32 stays)."""
+    if isinstance(w, (Value, np.ndarray)):
+        return w
+    return np.asarray(w, dtype=x.dtype)
 
 
 def softmax(x: Any, axis: Axis = -1) -> Value:
@@ -84,12 +109,371 @@ def log_softmax(x: Any, axis: Axis = -1) -> Value:
     return ops.log_softmax(as_constant(x), axis=normalize_axis(axis))
 
 
+# ---- products, cumulative sums and products, differences -----------------------------
+
+
+def prod(x: Any, axis: Axis = None, keepdims: bool = False) -> Value:
+    """Product over ``axis`` (all axes by default), as ``numpy.prod``.
+
+    The gradient is the product of the other entries, computed without
+    dividing, so it is exact where entries are 0 (to every order).
+
+    Examples
+    --------
+    >>> import microgd as mg
+    >>> x = mg.Value([2.0, 0.0, 3.0])
+    >>> mg.prod(x).backward()
+    >>> x.grad.tolist()
+    [0.0, 6.0, 0.0]
+    """
+    return ops.prod(as_constant(x), axis=normalize_axis(axis), keepdims=keepdims)
+
+
+def _axes_of(name: str, axis: Any, ndim: int, allow_duplicate: bool = False) -> tuple[int, ...]:
+    """``axis`` (an int or a tuple) as a tuple of axes counted from 0; errors name the op."""
+    try:
+        return tuple(np.lib.array_utils.normalize_axis_tuple(
+            normalize_axis(axis), ndim,  # type: ignore[arg-type]
+            allow_duplicate=allow_duplicate))
+    except np.exceptions.AxisError as exc:
+        raise np.exceptions.AxisError(f"{name}: {exc}") from None
+
+
+def _flat_or_axis(name: str, x: Value, axis: Any) -> tuple[Value, int]:
+    """``x`` and the axis a cumulative op runs along (``axis=None``: ``x`` flattened)."""
+    if axis is None:
+        return ops.reshape(x, shape=(-1,)), 0
+    if x.ndim == 0:
+        raise np.exceptions.AxisError(f"{name}: axis {axis} is out of bounds for a 0-d array")
+    if not isinstance(axis, (int, np.integer)):
+        raise TypeError(f"{name}: axis must be an integer or None, got {axis!r}")
+    if not -x.ndim <= axis < x.ndim:
+        raise np.exceptions.AxisError(int(axis), x.ndim, msg_prefix=name)
+    return x, int(axis) % x.ndim
+
+
+def cumsum(x: Any, axis: int | None = None) -> Value:
+    """Cumulative sum along ``axis``; ``axis=None`` flattens first, as ``numpy.cumsum``.
+
+    Examples
+    --------
+    >>> import microgd as mg
+    >>> mg.cumsum([[1.0, 2.0], [3.0, 4.0]]).data.tolist()
+    [1.0, 3.0, 6.0, 10.0]
+    """
+    v, ax = _flat_or_axis("cumsum", as_constant(x), axis)
+    return ops.cumsum(v, axis=ax, reverse=False)
+
+
+def cumprod(x: Any, axis: int | None = None) -> Value:
+    """Cumulative product along ``axis``; ``axis=None`` flattens first, as ``numpy.cumprod``.
+
+    Exact where entries are 0, to every order (no division by ``x``).
+
+    Examples
+    --------
+    >>> import microgd as mg
+    >>> x = mg.Value([2.0, 0.0, 3.0])
+    >>> y = mg.cumprod(x)
+    >>> y.data.tolist()
+    [2.0, 0.0, 0.0]
+    >>> y.sum().backward()
+    >>> x.grad.tolist()       # d/dx (x0 + x0 x1 + x0 x1 x2) at (2, 0, 3)
+    [1.0, 8.0, 0.0]
+    """
+    v, ax = _flat_or_axis("cumprod", as_constant(x), axis)
+    return ops.cumprod(v, axis=ax)
+
+
+def _edge(name: str, value: Any, x: Value, axis: int) -> Any:
+    """``prepend``/``append`` of ``diff``: a scalar becomes a slice of length 1 along ``axis``."""
+    value = _like(value, x)
+    if np.ndim(as_array(value)) == 0:
+        shape = list(x.shape)
+        shape[axis] = 1
+        return ops.broadcast_to(value if isinstance(value, Value) else as_constant(value),
+                                shape=tuple(shape))
+    return value
+
+
+def diff(a: Any, n: int = 1, axis: int = -1, prepend: Any = None, append: Any = None) -> Value:
+    """The ``n``-th difference ``a[1:] - a[:-1]`` along ``axis``, as ``numpy.diff``.
+
+    ``prepend``/``append`` (numbers, arrays or Values) are joined to ``a`` along
+    ``axis`` first; a number stands for a slice of length 1.
+
+    Examples
+    --------
+    >>> import microgd as mg
+    >>> mg.diff([1.0, 4.0, 9.0, 16.0]).data.tolist()
+    [3.0, 5.0, 7.0]
+    >>> mg.diff([1.0, 4.0, 9.0, 16.0], n=2).data.tolist()
+    [2.0, 2.0]
+    """
+    x = as_constant(a)
+    if int(n) != n:
+        raise TypeError(f"diff: n must be an integer, got {n!r}")
+    if n == 0:  # as NumPy: a itself, prepend and append ignored
+        return x
+    if n < 0:
+        raise ValueError(f"diff: order must be non-negative but got {n}")
+    if x.ndim == 0:
+        raise ValueError("diff: requires input that is at least one dimensional")
+    if not -x.ndim <= axis < x.ndim:
+        raise np.exceptions.AxisError(int(axis), x.ndim, msg_prefix="diff")
+    ax = int(axis) % x.ndim
+    if prepend is not None or append is not None:
+        parts = [_edge("diff", prepend, x, ax)] if prepend is not None else []
+        parts.append(x)
+        if append is not None:
+            parts.append(_edge("diff", append, x, ax))
+        x = ops.concatenate(*parts, axis=ax)
+    lead = (slice(None),) * ax
+    for _ in range(int(n)):
+        x = x[lead + (slice(1, None),)] - x[lead + (slice(None, -1),)]
+    return x
+
+
+# ---- averages, variances -------------------------------------------------------------
+
+
+def average(a: Any, axis: Axis = None, weights: Any = None, returned: bool = False, *,
+            keepdims: bool = False) -> Value:
+    """The weighted mean ``sum(a * w) / sum(w)`` over ``axis``, as ``numpy.average``.
+
+    ``weights`` has ``a``'s shape, or the shape of ``a`` along ``axis``; it may
+    be a Value (differentiated too).  ``returned=True`` is not supported.
+
+    Examples
+    --------
+    >>> import microgd as mg
+    >>> float(mg.average([1.0, 2.0, 4.0], weights=[1.0, 1.0, 2.0]).data)
+    2.75
+    """
+    if returned:
+        raise TypeError("average: returned=True is not supported on microgd Values; "
+                        "compute the sum of the weights separately")
+    x = as_constant(a)
+    if weights is None:
+        return mean(x, axis=axis, keepdims=keepdims)
+    w = weights if isinstance(weights, Value) else as_constant(_like(weights, x))
+    axes = None if axis is None else _axes_of("average", axis, x.ndim)
+    if w.shape != x.shape:
+        if axes is None:
+            raise TypeError(f"average: axis must be given when the shapes of a {x.shape} "
+                            f"and weights {w.shape} differ")
+        along = tuple(x.shape[ax] for ax in axes)
+        if w.shape != along:
+            raise ValueError(f"average: weights of shape {w.shape} must have the shape of a "
+                             f"{x.shape} along axis {axis}, {along}")
+        # NumPy's rule: the weights' axes follow axis, sorted, and broadcast over the rest.
+        w = ops.transpose(w, axes=tuple(int(i) for i in np.argsort(axes)))
+        w = ops.reshape(w, shape=tuple(n if i in axes else 1 for i, n in enumerate(x.shape)))
+    total = ops.sum(w, axis=axes, keepdims=keepdims)
+    if np.any(total.data == 0):
+        raise ZeroDivisionError("average: weights sum to zero, can't be normalized")
+    return ops.sum(x * w, axis=axes, keepdims=keepdims) / total
+
+
+def _degrees(name: str, x: Value, axis: Any, ddof: Any) -> float:
+    """``n - ddof``: what var and std divide by (the elements per result minus ``ddof``)."""
+    n = _reduced_size(x, axis)
+    left = n - float(ddof)
+    if not left > 0:
+        raise ValueError(f"{name}: ddof={ddof} leaves no degrees of freedom: each result "
+                         f"combines {n} element(s) (input shape {x.shape}, axis={axis})")
+    return left
+
+
+def _centered(x: Value, axis: Any) -> Value:
+    return x - ops.mean(x, axis=axis, keepdims=True)
+
+
+def var(x: Any, axis: Axis = None, *, ddof: float = 0, keepdims: bool = False) -> Value:
+    """Variance ``sum((x - mean)**2) / (n - ddof)`` over ``axis``, as ``numpy.var``.
+
+    ``ddof=1`` gives the unbiased estimate (``torch.var``'s default
+    ``correction=1``).  ``n - ddof`` must be positive.
+
+    Examples
+    --------
+    >>> import microgd as mg
+    >>> float(mg.var([1.0, 2.0, 3.0, 4.0]).data), float(mg.var([1.0, 2.0, 3.0, 4.0], ddof=1).data)
+    (1.25, 1.6666666666666667)
+    """
+    v = as_constant(x)
+    ax = normalize_axis(axis)
+    left = _degrees("var", v, ax, ddof)
+    d = _centered(v, ax)
+    return ops.sum(d * d, axis=ax, keepdims=keepdims) / left
+
+
+def std(x: Any, axis: Axis = None, *, ddof: float = 0, keepdims: bool = False) -> Value:
+    """Standard deviation, the square root of :func:`var`, as ``numpy.std``.
+
+    Computed as ``norm(x - mean) / sqrt(n - ddof)``: where the variance is 0
+    the gradient is the subgradient 0 (as PyTorch), and the second derivative
+    0 too, never NaN.
+
+    Examples
+    --------
+    >>> import microgd as mg
+    >>> x = mg.Value([2.0, 2.0, 2.0])
+    >>> mg.std(x).backward()
+    >>> x.grad.tolist()
+    [0.0, 0.0, 0.0]
+    """
+    v = as_constant(x)
+    ax = normalize_axis(axis)
+    left = _degrees("std", v, ax, ddof)
+    return ops.vector_norm(_centered(v, ax), ord=2.0, axis=ax, keepdims=keepdims) / math.sqrt(left)
+
+
+# ---- norms -----------------------------------------------------------------------------
+
+
+def norm(x: Any, ord: Any = None, axis: Any = None, keepdims: bool = False) -> Value:
+    """Vector and matrix norms, as ``numpy.linalg.norm`` (``mg.linalg.norm`` too).
+
+    ``axis`` an int (or ``x`` 1-D): vector norms, ``ord`` None or 2 (Euclidean),
+    1, ``inf``, ``-inf``, 0 (the count of nonzero entries, gradient 0) or any
+    other number ``p`` (``sum(|x|**p)**(1/p)``, negative ``p`` included).  ``axis`` a
+    pair (or ``x`` 2-D): matrix norms, ``ord`` None or ``'fro'``, ``'nuc'``
+    (sum of singular values), 2 and -2 (largest and smallest singular value),
+    1 and -1 (largest and smallest column sum of ``|x|``), ``inf`` and
+    ``-inf`` (row sums).  ``axis=None`` with ``ord=None`` is the 2-norm of all
+    entries, whatever ``x``'s shape.
+
+    Where a norm is 0 its gradient and second derivative are taken as 0 (the
+    subgradient PyTorch gives for vector norms), and entries equal to 0 get 0;
+    the singular-value norms are exact for distinct singular values (see
+    :mod:`microgd.ops.norms` for repeated ones).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import microgd as mg
+    >>> w = mg.Value([3.0, 4.0])
+    >>> float(np.linalg.norm(w).data)
+    5.0
+    >>> mg.norm(w).backward()
+    >>> w.grad.tolist()
+    [0.6, 0.8]
+    >>> float(mg.norm([[1.0, 2.0], [3.0, 4.0]], ord=1).data)   # the largest column sum
+    6.0
+    """
+    v = as_constant(x)
+    nd = v.ndim
+    if axis is None:
+        if ord is None:  # every entry, as one vector
+            return ops.vector_norm(v, ord=2.0, axis=None, keepdims=keepdims)
+        if nd not in (1, 2):
+            raise ValueError(f"norm: improper number of dimensions to norm: ord={ord!r} "
+                             f"needs a 1-D or 2-D input or an axis, got shape {v.shape}")
+        axes: tuple[int, ...] = tuple(range(nd))
+    else:
+        if not isinstance(axis, (int, np.integer, tuple)):
+            raise TypeError(f"norm: 'axis' must be None, an integer or a tuple of integers, "
+                            f"got {axis!r}")
+        axes = _axes_of("norm", axis, nd, allow_duplicate=True)
+    if len(axes) == 1:
+        return _vector_norm(v, ord, axes[0], keepdims)
+    if len(axes) == 2:
+        if axes[0] == axes[1]:
+            raise ValueError(f"norm: duplicate axes given: {axis}")
+        return _matrix_norm(v, ord, axes, keepdims)
+    raise ValueError(f"norm: improper number of dimensions to norm: axis={axis} "
+                     f"(an int for vectors, a pair for matrices)")
+
+
+def _vector_norm(v: Value, ord: Any, axis: int, keepdims: bool) -> Value:
+    try:
+        p = 2.0 if ord is None else float(ord)
+        if isinstance(ord, str) or np.isnan(p):
+            raise ValueError
+    except (TypeError, ValueError):
+        raise ValueError(f"norm: invalid norm order {ord!r} for vectors") from None
+    if p == np.inf:
+        return ops.max(ops.abs(v), axis=axis, keepdims=keepdims)
+    if p == -np.inf:
+        return ops.min(ops.abs(v), axis=axis, keepdims=keepdims)
+    if p == 0:  # how many entries are nonzero: a step function, gradient 0
+        rv = as_array(v)
+        count = (rv != 0).astype(rv.dtype)
+        flat = ops.where(v * 0.0, 0.0, cond=np.isfinite(rv))  # 0, linked to v
+        return ops.sum(flat + count, axis=axis, keepdims=keepdims)
+    return ops.vector_norm(v, ord=p, axis=axis, keepdims=keepdims)
+
+
+def _matrix_norm(v: Value, ord: Any, axes: tuple[int, ...], keepdims: bool) -> Value:
+    row, col = axes
+    if ord is None or (isinstance(ord, str) and ord in ("fro", "f")):
+        return ops.vector_norm(v, ord=2.0, axis=axes, keepdims=keepdims)
+    if isinstance(ord, str) and ord == "nuc" or not isinstance(ord, str) and ord in (2, -2):
+        # The singular values of the matrices in the last two axes.
+        kept = tuple(i for i in range(v.ndim) if i not in axes)
+        s = ops.singular_values(ops.transpose(v, axes=kept + (row, col)))
+        reduce = ops.sum if ord == "nuc" else ops.max if ord == 2 else ops.min
+        out = reduce(s, axis=-1, keepdims=False)
+    elif not isinstance(ord, str) and ord in (1, -1, np.inf, -np.inf):
+        inner, outer = (row, col) if ord in (1, -1) else (col, row)
+        if outer > inner:
+            outer -= 1
+        sums = ops.sum(ops.abs(v), axis=inner, keepdims=False)
+        reduce = ops.max if ord > 0 else ops.min
+        out = reduce(sums, axis=outer, keepdims=False)
+    else:
+        raise ValueError(f"norm: invalid norm order {ord!r} for matrices")
+    if keepdims:
+        shape = list(v.shape)
+        shape[row] = shape[col] = 1
+        out = ops.reshape(out, shape=tuple(shape))
+    return out
+
+
 def _np_reduction(name: str, fn: Any) -> Any:
     def impl(a: Any, axis: Axis = None, dtype: Any = None, out: Any = None,
              keepdims: bool = False, **rest: Any) -> Value:
         reject(name, dtype=dtype, out=out, **rest)
         return fn(a, axis=axis, keepdims=bool(keepdims))
     return impl
+
+
+def _np_prod(a: Any, axis: Axis = None, dtype: Any = None, out: Any = None,
+             keepdims: bool = False, **rest: Any) -> Value:
+    reject("prod", dtype=dtype, out=out, **rest)
+    return prod(a, axis=axis, keepdims=bool(keepdims))
+
+
+def _np_cumulative(name: str, fn: Any) -> Any:
+    def impl(a: Any, axis: int | None = None, dtype: Any = None, out: Any = None) -> Value:
+        reject(name, dtype=dtype, out=out)
+        return fn(a, axis=axis)
+    return impl
+
+
+def _np_moment(name: str, fn: Any) -> Any:
+    def impl(a: Any, axis: Axis = None, dtype: Any = None, out: Any = None, ddof: float = 0,
+             keepdims: bool = False, *, correction: Any = np._NoValue, **rest: Any) -> Value:
+        reject(name, dtype=dtype, out=out, **rest)
+        if correction is not np._NoValue:
+            if ddof != 0:
+                raise ValueError(f"{name}: ddof and correction can't be provided simultaneously")
+            ddof = correction
+        return fn(a, axis=axis, ddof=ddof, keepdims=bool(keepdims))
+    return impl
+
+
+def _np_diff(a: Any, n: int = 1, axis: int = -1, prepend: Any = np._NoValue,
+             append: Any = np._NoValue) -> Value:
+    return diff(a, n=n, axis=axis, prepend=None if prepend is np._NoValue else prepend,
+                append=None if append is np._NoValue else append)
+
+
+def _np_average(a: Any, axis: Axis = None, weights: Any = None, returned: bool = False, *,
+                keepdims: Any = np._NoValue) -> Value:
+    return average(a, axis=axis, weights=weights, returned=returned,
+                   keepdims=False if keepdims is np._NoValue else bool(keepdims))
 
 
 UFUNCS: dict[Any, Any] = {}
@@ -102,8 +486,17 @@ FUNCTIONS: dict[Any, Any] = {
     np.min: _np_reduction("min", min),
     np.amax: _np_reduction("max", max),
     np.amin: _np_reduction("min", min),
+    np.prod: _np_prod,
+    np.cumsum: _np_cumulative("cumsum", cumsum),
+    np.cumprod: _np_cumulative("cumprod", cumprod),
+    np.diff: _np_diff,
+    np.average: _np_average,
+    np.var: _np_moment("var", var),
+    np.std: _np_moment("std", std),
+    np.linalg.norm: norm,
 }
 """NumPy functions of this family that return a Value when given one."""
 
-METHODS = ("sum", "mean", "max", "min", "logsumexp", "softmax", "log_softmax")
+METHODS = ("sum", "mean", "max", "min", "logsumexp", "softmax", "log_softmax", "prod", "var",
+           "std", "cumsum", "cumprod")
 """The functions of this family that are also methods ``v.NAME(...)``."""

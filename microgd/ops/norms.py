@@ -19,11 +19,14 @@ derivatives are not finite there (NaN or inf, as in PyTorch and JAX).  A
 singular value that is 0 gets the subgradient 0 (PyTorch gives the
 LAPACK-dependent ``u v^T`` there), and pairs of zero singular values
 contribute 0 to second derivatives, so the norms of the zero matrix have
-gradient and Hessian 0.
+gradient and Hessian 0.  A singular value counts as 0 below the rank tolerance
+of ``numpy.linalg.matrix_rank`` (``max(m, n) * eps * max(s)``): that is how
+exactly an SVD computes them.
 """
 
 from __future__ import annotations
 
+import builtins
 from typing import Any
 
 import numpy as np
@@ -110,47 +113,61 @@ def _col(s: Any) -> Any:
     return s[..., :, None]  # (..., k, 1): scales rows
 
 
-def _mask_zero(v: Any, s: Any) -> Any:
+def _zero(s: Any, x: Any) -> Any:
+    """Where singular values count as 0: at most ``max(m, n) * eps * max(s)``.
+
+    The tolerance of ``numpy.linalg.matrix_rank``: an SVD computes singular
+    values to about that absolute accuracy, so a rank-deficient matrix made in
+    floating point has "zeros" of about 1e-16 that must get the subgradient of
+    zeros, not the noise directions LAPACK returns for them.
+    """
+    rs = as_array(s)
+    if rs.shape[-1] == 0:
+        return np.zeros(rs.shape, dtype=bool)
+    m, n = _shape(x)[-2:]
+    tol = np.max(rs, axis=-1, keepdims=True) * (builtins.max(m, n) * np.finfo(rs.dtype).eps)
+    return rs <= tol
+
+
+def _mask_zero(v: Any, zero: Any) -> Any:
     """``v`` with the entries at zero singular values set to 0 (their subgradient)."""
-    nonzero = as_array(s) != 0
-    return v if np.all(nonzero) else where(v, 0.0, cond=nonzero)
+    return where(v, 0.0, cond=~zero) if np.any(zero) else v
 
 
-def _pair_terms(s: Any) -> tuple[Any, Any]:
+def _pair_terms(s: Any, x: Any) -> tuple[Any, Any]:
     """``F`` with ``F[i, j] = 1 / (s_j**2 - s_i**2)`` off the diagonal, and ``1 / s``.
 
     ``F`` is 0 on the diagonal and where both singular values are 0, and
     infinite where two equal nonzero singular values make the singular vectors
-    undetermined (see the module docstring); ``1 / s`` is 0 where ``s == 0``.
+    undetermined (see the module docstring); ``1 / s`` is 0 where ``s`` is 0.
     """
-    rs = as_array(s)
-    k = rs.shape[-1]
+    zero = _zero(s, x)
+    k = zero.shape[-1]
     diff = (_row(s) - _col(s)) * (_row(s) + _col(s))  # s_j**2 - s_i**2, accurately
     off = ~np.eye(k, dtype=bool)
-    good = off & (as_array(diff) != 0)
-    both_zero = (rs[..., :, None] == 0) & (rs[..., None, :] == 0)
-    fill = np.where(off & ~both_zero, np.inf, 0.0).astype(rs.dtype)
+    both_zero = zero[..., :, None] & zero[..., None, :]
+    good = off & ~both_zero & (as_array(diff) != 0)
+    fill = np.where(off & ~both_zero, np.inf, 0.0).astype(np.result_type(as_array(s)))
     f = where(1.0 / where(diff, 1.0, cond=good), fill, cond=good)
-    nonzero = rs != 0
-    inv = 1.0 / s if np.all(nonzero) else where(
-        1.0 / where(s, 1.0, cond=nonzero), 0.0, cond=nonzero)
+    inv = 1.0 / s if not np.any(zero) else where(
+        1.0 / where(s, 1.0, cond=~zero), 0.0, cond=~zero)
     return f, inv
 
 
 def _singular_values_vjp(g: Any, ans: Any, x: Any) -> Any:
     # d s_i = u_i^T dA v_i: the gradient is U diag(g) Vh.
     u, _, vh = _factors(x)
-    return u @ (_col(_mask_zero(g, ans)) * vh)
+    return u @ (_col(_mask_zero(g, _zero(ans, x))) * vh)
 
 
 def _singular_values_jvp(t: Any, ans: Any, x: Any) -> Any:
     u, _, vh = _factors(x)
-    return _mask_zero(sum(u * (t @ _swap_last(vh)), axis=-2, keepdims=False), ans)
+    return _mask_zero(sum(u * (t @ _swap_last(vh)), axis=-2, keepdims=False), _zero(ans, x))
 
 
 def _left_vjp(gu: Any, ans: Any, x: Any) -> Any:
     u, s, vh = _factors(x)
-    f, inv = _pair_terms(s)
+    f, inv = _pair_terms(s, x)
     xu = _swap_last(u) @ gu
     out = u @ ((f * (xu - _swap_last(xu))) * _row(s)) @ vh
     if _shape(x)[-2] > _shape(s)[-1]:  # U is not square: the part outside its columns
@@ -160,7 +177,7 @@ def _left_vjp(gu: Any, ans: Any, x: Any) -> Any:
 
 def _left_jvp(t: Any, ans: Any, x: Any) -> Any:
     u, s, vh = _factors(x)
-    f, inv = _pair_terms(s)
+    f, inv = _pair_terms(s, x)
     tv = t @ _swap_last(vh)
     p = _swap_last(u) @ tv  # U^T t V
     du = u @ (f * (p * _row(s) + _col(s) * _swap_last(p)))
@@ -171,7 +188,7 @@ def _left_jvp(t: Any, ans: Any, x: Any) -> Any:
 
 def _right_vjp(gvh: Any, ans: Any, x: Any) -> Any:
     u, s, vh = _factors(x)
-    f, inv = _pair_terms(s)
+    f, inv = _pair_terms(s, x)
     y = vh @ _swap_last(gvh)  # V^T (dL/dV)
     out = u @ ((_col(s) * (f * (y - _swap_last(y)))) @ vh)
     if _shape(x)[-1] > _shape(s)[-1]:  # V is not square
@@ -181,7 +198,7 @@ def _right_vjp(gvh: Any, ans: Any, x: Any) -> Any:
 
 def _right_jvp(t: Any, ans: Any, x: Any) -> Any:
     u, s, vh = _factors(x)
-    f, inv = _pair_terms(s)
+    f, inv = _pair_terms(s, x)
     v = _swap_last(vh)
     tu = _swap_last(t) @ u
     p = _swap_last(tu) @ v  # U^T t V

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from microgd.autodiff import Primitive
+from microgd.ops.arithmetic import where
 from microgd.ops.elementwise import exp
 from microgd.ops.shape import (
     _axes,
@@ -26,6 +27,7 @@ from microgd.ops.shape import (
     _reduced_size,
     _shape,
     _unbroadcast,
+    broadcast_to,
     concatenate,
     getitem,
     reshape,
@@ -152,7 +154,10 @@ def _weighted_shift(x: Any, b: Any, axis: Any) -> Any:
 
 def _weighted_lse_fwd(x: Any, b: Any, axis: Any, keepdims: bool) -> Any:
     m = _weighted_shift(x, b, axis)
-    s = np.sum(b * np.exp(x - m), axis=axis, keepdims=True)
+    with np.errstate(over="ignore", invalid="ignore"):
+        terms = b * np.exp(x - m)
+    # A weight 0 on an entry far above the others: 0 * inf there, a term that is 0.
+    s = np.sum(np.where(b != 0, terms, 0), axis=axis, keepdims=True)
     if np.any(s < 0):
         raise ValueError("sum(b * exp(x)) is negative, so its log is not real; "
                          "logsumexp(b=) needs weights whose weighted sum stays positive")
@@ -164,7 +169,13 @@ def _weighted_lse_fwd(x: Any, b: Any, axis: Any, keepdims: bool) -> Any:
 def _weighted_softmax(x: Any, b: Any, axis: Any) -> tuple[Any, Any]:
     """``(exp(x) / s, b * exp(x) / s)`` with ``s = sum(b * exp(x))``: d lse / db and d lse / dx."""
     e = exp(x - _weighted_shift(x, b, axis))
-    be = b * e
+    full = np.broadcast_shapes(_shape(x), _shape(b))
+    if _shape(e) != full:  # b adds axes or sides: d lse / db has the broadcast shape
+        e = broadcast_to(e, shape=full)
+    # Where b == 0 and exp overflows (x far above the others), b * e would be 0 * inf:
+    # that term is 0 (its x-gradient 0), while d lse / db = e / s stays honestly inf.
+    overflow = (as_array(b) == 0) & ~np.isfinite(as_array(e))
+    be = b * (where(e, 0.0, cond=~overflow) if overflow.any() else e)
     s = sum(be, axis=axis, keepdims=True)
     return e / s, be / s
 

@@ -183,7 +183,9 @@ def test_diff(dtype: Any, data: Any) -> None:
 @given(data=st.data())
 def test_average(dtype: Any, data: Any) -> None:
     shape = data.draw(mst.shapes(min_dims=1), label="shape")
-    axis = data.draw(axes_for(len(shape)), label="axis")
+    # Not axis=(): averaging over no axes is x * w / w, whose float32 rounding the
+    # finite differences of d/dw (exactly 0) magnify past any tolerance.
+    axis = data.draw(axes_for(len(shape)).filter(lambda a: a != ()), label="axis")
     keepdims = data.draw(st.booleans(), label="keepdims")
     full = data.draw(st.booleans(), label="weights of a's shape")
     if axis is None or full:

@@ -41,6 +41,8 @@ SECTIONS = [
                          "reshape", "transpose", "clip", "maximum", "minimum", "where",
                          "concatenate", "stack", "array", "logsumexp", "softmax", "log_softmax",
                          "Primitive"], microgd),
+    ("NumPy vocabulary: reductions", "microgd", ["prod", "var", "std", "cumsum", "cumprod",
+                                                 "diff", "average", "norm"], microgd),
     ("Transforms", "microgd", ["grad", "value_and_grad", "jacobian", "hvp", "hessian"], microgd),
     ("Forward mode", "microgd", ["jvp", "vjp", "linearize", "jacfwd", "jacrev", "ggn_vp"],
      microgd),

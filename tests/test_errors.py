@@ -54,8 +54,8 @@ def test_bad_input_messages(make, exc, message):
 
 def test_unsupported_numpy_functions_are_named():
     v = Value(np.ones(3))
-    with pytest.raises(TypeError, match=r"numpy\.cumsum is not supported"):
-        np.cumsum(v)
+    with pytest.raises(TypeError, match=r"numpy\.nanmedian is not supported"):
+        np.nanmedian(v)
     with pytest.raises(TypeError, match=r"numpy\.arctan is not supported"):
         np.arctan(v)
     with pytest.raises(TypeError, match=r"numpy\.add\.reduce is not supported"):

@@ -2,9 +2,10 @@
 
 ``UFUNCS``/``FUNCTIONS``/``METHODS`` as in :mod:`microgd.functions.elementwise`.
 Products and cumulative products are exact where entries are 0 (see
-:mod:`microgd.ops.reductions`); norms take the subgradient 0 where they are 0
-(see :mod:`microgd.ops.norms`), and so does ``std`` where the variance is 0, as
-in PyTorch.
+:mod:`microgd.ops.reductions`); norms (``norm``, written in
+:mod:`microgd.functions._norms` and registered here) take the subgradient 0
+where they are 0 (see :mod:`microgd.ops.norms`), and so does ``std`` where the
+variance is 0, as in PyTorch.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from typing import Any
 import numpy as np
 
 from microgd import ops
-from microgd.functions._common import Axis, reject
+from microgd.functions._common import Axis, axes_of, reject
+from microgd.functions._norms import norm
 from microgd.ops.shape import _reduced_size
 from microgd.value import Value, as_array, as_constant, normalize_axis
 
@@ -127,16 +129,6 @@ def prod(x: Any, axis: Axis = None, keepdims: bool = False) -> Value:
     [0.0, 6.0, 0.0]
     """
     return ops.prod(as_constant(x), axis=normalize_axis(axis), keepdims=keepdims)
-
-
-def _axes_of(name: str, axis: Any, ndim: int, allow_duplicate: bool = False) -> tuple[int, ...]:
-    """``axis`` (an int or a tuple) as a tuple of axes counted from 0; errors name the op."""
-    try:
-        return tuple(np.lib.array_utils.normalize_axis_tuple(
-            normalize_axis(axis), ndim,  # type: ignore[arg-type]
-            allow_duplicate=allow_duplicate))
-    except np.exceptions.AxisError as exc:
-        raise np.exceptions.AxisError(f"{name}: {exc}") from None
 
 
 def _flat_or_axis(name: str, x: Value, axis: Any) -> tuple[Value, int]:
@@ -257,7 +249,7 @@ def average(a: Any, axis: Axis = None, weights: Any = None, returned: bool = Fal
     if weights is None:
         return mean(x, axis=axis, keepdims=keepdims)
     w = weights if isinstance(weights, Value) else as_constant(_like(weights, x))
-    axes = None if axis is None else _axes_of("average", axis, x.ndim)
+    axes = None if axis is None else axes_of("average", axis, x.ndim)
     if w.shape != x.shape:
         if axes is None:
             raise TypeError(f"average: axis must be given when the shapes of a {x.shape} "
@@ -327,108 +319,6 @@ def std(x: Any, axis: Axis = None, *, ddof: float = 0, keepdims: bool = False) -
     ax = normalize_axis(axis)
     left = _degrees("std", v, ax, ddof)
     return ops.vector_norm(_centered(v, ax), ord=2.0, axis=ax, keepdims=keepdims) / math.sqrt(left)
-
-
-# ---- norms -----------------------------------------------------------------------------
-
-
-def norm(x: Any, ord: Any = None, axis: Any = None, keepdims: bool = False) -> Value:
-    """Vector and matrix norms, as ``numpy.linalg.norm`` (``mg.linalg.norm`` too).
-
-    ``axis`` an int (or ``x`` 1-D): vector norms, ``ord`` None or 2 (Euclidean),
-    1, ``inf``, ``-inf``, 0 (the count of nonzero entries, gradient 0) or any
-    other number ``p`` (``sum(|x|**p)**(1/p)``, negative ``p`` included).  ``axis`` a
-    pair (or ``x`` 2-D): matrix norms, ``ord`` None or ``'fro'``, ``'nuc'``
-    (sum of singular values), 2 and -2 (largest and smallest singular value),
-    1 and -1 (largest and smallest column sum of ``|x|``), ``inf`` and
-    ``-inf`` (row sums).  ``axis=None`` with ``ord=None`` is the 2-norm of all
-    entries, whatever ``x``'s shape.
-
-    Where a norm is 0 its gradient and second derivative are taken as 0 (the
-    subgradient PyTorch gives for vector norms), and entries equal to 0 get 0;
-    the singular-value norms are exact for distinct singular values (see
-    :mod:`microgd.ops.norms` for repeated ones).
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> import microgd as mg
-    >>> w = mg.Value([3.0, 4.0])
-    >>> float(np.linalg.norm(w).data)
-    5.0
-    >>> mg.norm(w).backward()
-    >>> [round(g, 12) for g in w.grad.tolist()]
-    [0.6, 0.8]
-    >>> float(mg.norm([[1.0, 2.0], [3.0, 4.0]], ord=1).data)   # the largest column sum
-    6.0
-    """
-    v = as_constant(x)
-    nd = v.ndim
-    if axis is None:
-        if ord is None:  # every entry, as one vector
-            return ops.vector_norm(v, ord=2.0, axis=None, keepdims=keepdims)
-        if nd not in (1, 2):
-            raise ValueError(f"norm: improper number of dimensions to norm: ord={ord!r} "
-                             f"needs a 1-D or 2-D input or an axis, got shape {v.shape}")
-        axes: tuple[int, ...] = tuple(range(nd))
-    else:
-        if not isinstance(axis, (int, np.integer, tuple)):
-            raise TypeError(f"norm: 'axis' must be None, an integer or a tuple of integers, "
-                            f"got {axis!r}")
-        axes = _axes_of("norm", axis, nd, allow_duplicate=True)
-    if len(axes) == 1:
-        return _vector_norm(v, ord, axes[0], keepdims)
-    if len(axes) == 2:
-        if axes[0] == axes[1]:
-            raise ValueError(f"norm: duplicate axes given: {axis}")
-        return _matrix_norm(v, ord, axes, keepdims)
-    raise ValueError(f"norm: improper number of dimensions to norm: axis={axis} "
-                     f"(an int for vectors, a pair for matrices)")
-
-
-def _vector_norm(v: Value, ord: Any, axis: int, keepdims: bool) -> Value:
-    try:
-        p = 2.0 if ord is None else float(ord)
-        if isinstance(ord, str) or np.isnan(p):
-            raise ValueError
-    except (TypeError, ValueError):
-        raise ValueError(f"norm: invalid norm order {ord!r} for vectors") from None
-    if p == np.inf:
-        return ops.max(ops.abs(v), axis=axis, keepdims=keepdims)
-    if p == -np.inf:
-        return ops.min(ops.abs(v), axis=axis, keepdims=keepdims)
-    if p == 0:  # how many entries are nonzero: a step function, gradient 0
-        rv = as_array(v)
-        count = (rv != 0).astype(rv.dtype)
-        flat = ops.where(v * 0.0, 0.0, cond=np.isfinite(rv))  # 0, linked to v
-        return ops.sum(flat + count, axis=axis, keepdims=keepdims)
-    return ops.vector_norm(v, ord=p, axis=axis, keepdims=keepdims)
-
-
-def _matrix_norm(v: Value, ord: Any, axes: tuple[int, ...], keepdims: bool) -> Value:
-    row, col = axes
-    if ord is None or (isinstance(ord, str) and ord in ("fro", "f")):
-        return ops.vector_norm(v, ord=2.0, axis=axes, keepdims=keepdims)
-    if isinstance(ord, str) and ord == "nuc" or not isinstance(ord, str) and ord in (2, -2):
-        # The singular values of the matrices in the last two axes.
-        kept = tuple(i for i in range(v.ndim) if i not in axes)
-        s = ops.singular_values(ops.transpose(v, axes=kept + (row, col)))
-        reduce = ops.sum if ord == "nuc" else ops.max if ord == 2 else ops.min
-        out = reduce(s, axis=-1, keepdims=False)
-    elif not isinstance(ord, str) and ord in (1, -1, np.inf, -np.inf):
-        inner, outer = (row, col) if ord in (1, -1) else (col, row)
-        if outer > inner:
-            outer -= 1
-        sums = ops.sum(ops.abs(v), axis=inner, keepdims=False)
-        reduce = ops.max if ord > 0 else ops.min
-        out = reduce(sums, axis=outer, keepdims=False)
-    else:
-        raise ValueError(f"norm: invalid norm order {ord!r} for matrices")
-    if keepdims:
-        shape = list(v.shape)
-        shape[row] = shape[col] = 1
-        out = ops.reshape(out, shape=tuple(shape))
-    return out
 
 
 def _np_reduction(name: str, fn: Any) -> Any:

@@ -58,7 +58,6 @@ def where(cond: Any, a: Any, b: Any) -> Value:
     return ops.where(a if isinstance(b, Value) else as_constant(a), b, cond=cond)
 
 
-
 # ---- the NumPy vocabulary: functions of one array ------------------------------------
 
 tan = unary(ops.tan, "Elementwise tangent.")

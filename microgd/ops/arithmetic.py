@@ -153,9 +153,11 @@ def _nonzero(h: Any) -> Any:
 # np.hypot scales internally: no overflow for |a|, |b| up to the largest float.
 hypot: Primitive = Primitive(
     "hypot", np.hypot,
-    lambda g, ans, a, b: _unbroadcast(g * a / _nonzero(ans), a),
-    lambda g, ans, a, b: _unbroadcast(g * b / _nonzero(ans), b),
-    jvps=(lambda t, ans, a, b: t * a / _nonzero(ans), lambda t, ans, a, b: t * b / _nonzero(ans)),
+    # g * (a / h), not g * a / h: a / h <= 1, while g * a can overflow.
+    lambda g, ans, a, b: _unbroadcast(g * (a / _nonzero(ans)), a),
+    lambda g, ans, a, b: _unbroadcast(g * (b / _nonzero(ans)), b),
+    jvps=(lambda t, ans, a, b: t * (a / _nonzero(ans)),
+          lambda t, ans, a, b: t * (b / _nonzero(ans))),
 )
 
 

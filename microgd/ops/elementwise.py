@@ -172,7 +172,9 @@ def _sinc_closed(u: np.ndarray, n: int) -> np.ndarray:
     j = (j_prev - np.cos(u)) / u
     for m in range(1, n):
         j_prev, j = j, (2 * m + 1) / u * j - j_prev
-    return j / u ** n
+    for _ in range(n):  # j / u**n, where u**n alone could overflow
+        j = j / u
+    return j
 
 
 def _sinc_fwd(x: Any, n: int = 0) -> Any:

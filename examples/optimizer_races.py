@@ -94,7 +94,8 @@ def race_himmelblau(verbose=True):
 
 def race_saddle(verbose=True):
     """Returns ``race``, ``steps_to`` (f - f* < 1e-3) and ``near_saddle`` (steps within 0.2)."""
-    race = mg.race(saddle_between_wells, racers(0.1, 0.9, 0.1), [-1.5, 1e-8], steps=300, minimum=[0.0, 1.0])
+    race = mg.race(saddle_between_wells, racers(0.1, 0.9, 0.1), [-1.5, 1e-8], steps=300,
+                   minimum=[0.0, 1.0])
     near = {n: int(np.sum(np.linalg.norm(race.paths[n], axis=1) < 0.2)) for n in race.names}
     r = {"race": race, "steps_to": race.steps_to(1e-3), "near_saddle": near}
     if verbose:

@@ -98,6 +98,19 @@ def test_prod_over_several_axes_with_zeros() -> None:
         np.testing.assert_array_equal(v.grad[:, j, :].ravel(), expected)
 
 
+@covers("prod", "cumprod", "cumsum")
+@pytest.mark.parametrize("shape", [(0,), (0, 3), (3, 0), (2, 0, 2)], ids=str)
+def test_empty_inputs(shape: tuple[int, ...]) -> None:
+    # An empty axis: products are 1 (NumPy's), and every derivative has the input's shape.
+    x = np.zeros(shape)
+    for f in (lambda v: mg.prod(v), lambda v: mg.prod(v, axis=0).sum(),
+              lambda v: mg.cumprod(v, axis=-1).sum(), lambda v: mg.cumsum(v).sum(),
+              lambda v: mg.norm(v)):
+        assert mg.grad(f)(x).shape == shape
+        assert mg.hessian(f)(x).shape == shape * 2
+    assert mg.prod(x).item() == 1.0
+
+
 # ---- cumsum, cumprod ---------------------------------------------------------------------
 
 

@@ -223,6 +223,8 @@ def _dtype(x: Any) -> Any:
 def _shift_in(x: Any, axis: int) -> Any:
     """``x`` moved one step along ``axis``: a 1 comes in first, the last entry drops out."""
     shape = list(_shape(x))
+    if shape[axis] == 0:  # nothing to move
+        return x
     shape[axis] = 1
     return concatenate(np.ones(shape, dtype=_dtype(x)), _part(x, axis, stop=-1), axis=axis)
 

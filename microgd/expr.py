@@ -20,7 +20,8 @@ The grammar
   softplus elu gelu leaky_relu abs sign floor ceil round sinc deg2rad
   rad2deg``; one argument), ``max min`` (elementwise maximum/minimum),
   ``logaddexp logaddexp2 arctan2 hypot fmax fmin mod`` (two arguments), and
-  ``sum`` of one or more arguments.
+  ``sum prod norm`` of one or more arguments (``norm(x, y)`` is the Euclidean
+  norm, with gradient 0 at 0).
 
 Limits
 ------
@@ -78,6 +79,15 @@ def _sum_of(*xs: Any) -> Value:
     return F.sum(F.stack(xs))
 
 
+def _prod_of(*xs: Any) -> Value:
+    return F.prod(F.stack(xs))
+
+
+def _norm_of(*xs: Any) -> Value:
+    """The Euclidean norm of the arguments: its gradient at 0 is 0, not NaN."""
+    return F.norm(F.stack(xs))
+
+
 _ONE = [
     "exp", "exp2", "expm1", "log", "log2", "log10", "log1p", "sqrt", "square", "reciprocal",
     "sin", "cos", "tan", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh", "arcsinh",
@@ -95,6 +105,8 @@ FUNCTIONS: dict[str, tuple[int, Callable[..., Value]]] = {
     **{name: (1, getattr(F, name)) for name in _ONE},
     **{name: (2, fn) for name, fn in _TWO.items()},
     "sum": (VARIADIC, _sum_of),
+    "prod": (VARIADIC, _prod_of),
+    "norm": (VARIADIC, _norm_of),
 }
 """The callable names: ``name -> (number of arguments, microgd function)``."""
 

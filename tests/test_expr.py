@@ -398,7 +398,8 @@ def test_the_function_table() -> None:
         assert FUNCTIONS[name][1] is getattr(mg, name), name
     assert {name for name, (n, _) in FUNCTIONS.items() if n == 2} == {
         "max", "min", "logaddexp", "logaddexp2", "arctan2", "hypot", "fmax", "fmin", "mod"}
-    assert {name for name, (n, _) in FUNCTIONS.items() if n == VARIADIC} == {"sum"}
+    assert {name for name, (n, _) in FUNCTIONS.items() if n == VARIADIC} == {"sum", "prod",
+                                                                              "norm"}
 
 
 def test_the_elementwise_names_sum_and_mod_evaluate_and_differentiate() -> None:
@@ -414,6 +415,16 @@ def test_the_elementwise_names_sum_and_mod_evaluate_and_differentiate() -> None:
     assert parse("7 % 3 + 0 * x")({"x": 0.0}).item() == 1.0        # folded as a constant
     assert parse("x % y")({"x": -7.0, "y": 3.0}).item() == 2.0      # the sign of y, as NumPy
     assert parse("sum(x)")({"x": 4.0}).item() == 4.0
+
+
+def test_prod_and_norm_of_several_arguments() -> None:
+    e = parse("prod(x, y, 2) + norm(x, y)")
+    assert e({"x": 3.0, "y": 4.0}).item() == pytest.approx(24.0 + 5.0, rel=1e-15)
+    g = mg.grad(e.to_function())(np.array([3.0, 4.0]))
+    np.testing.assert_allclose(g, [8.0 + 0.6, 6.0 + 0.8], rtol=1e-14)
+    # the norm's subgradient at 0 is 0, so `critical` can classify its minimum
+    g0 = mg.grad(parse("norm(x, y)").to_function())(np.zeros(2))
+    assert np.array_equal(g0, [0.0, 0.0])
 
 
 def test_repr() -> None:

@@ -23,10 +23,8 @@ from typing import Any, Literal, overload
 
 import numpy as np
 
-from microgd.autodiff import no_grad
-from microgd.operators import BlockOperator, GGNOperator
-from microgd.transforms import HessianOperator, Tree, _leaves, _variables, flatten, unflatten
-from microgd.value import as_array
+from microgd.operators import BlockOperator, curvature_operator
+from microgd.transforms import HessianOperator, Tree, _leaves, flatten, unflatten
 
 DENSE_MAX = 2000
 KINDS = ("minimum", "maximum", "saddle", "degenerate", "not critical")
@@ -321,7 +319,7 @@ def hessian_eigs(f: Callable[[Any], Any] | None, x: Tree, k: int = 6, which: str
                          f"(one block each), got a single array of shape "
                          f"{np.shape(data)}; drop blocks=True for its "
                          f"whole spectrum")
-    op = _operator(f, x, operator, model, loss)
+    op = curvature_operator(f, x, operator, model, loss)
     if not blocks:
         _check_k(k, op.n, which, method)
         values, rows, residuals, converged, name = _spectrum(
@@ -338,32 +336,6 @@ def hessian_eigs(f: Callable[[Any], Any] | None, x: Tree, k: int = 6, which: str
         results.append(EigResult(values, _shape_rows(rows, block.x), residuals, converged,
                                  block.n_products, name))
     return results
-
-
-def _operator(f: Callable[[Any], Any] | None, x: Tree, operator: str,
-              model: Callable[[Any], Any] | None, loss: Callable[[Any], Any] | None) -> Any:
-    """The operator :func:`hessian_eigs` is asked for: H of f, or the GGN of loss(model)."""
-    if operator == "hessian":
-        if model is not None or loss is not None:
-            raise ValueError("hessian_eigs: model and loss are used only with "
-                             "operator='ggn'; the Hessian is that of f")
-        if not callable(f):
-            raise TypeError(f"hessian_eigs: f must be a callable, got {type(f).__name__}")
-        return HessianOperator(f, x)
-    if operator != "ggn":
-        raise ValueError(f"hessian_eigs: operator must be 'hessian' or 'ggn', got {operator!r}")
-    if model is None or loss is None:
-        raise ValueError("hessian_eigs: operator='ggn' needs model= and loss= (the Gauss-Newton "
-                         "matrix of loss(model(x)))")
-    op = GGNOperator(model, loss, x, where="hessian_eigs")
-    if f is not None:
-        with no_grad():
-            value = float(np.asarray(as_array(f(_variables(x, traced=False)))).item())
-        if not abs(value - op.value) <= 1e-8 * max(1.0, abs(op.value)):
-            raise ValueError(f"hessian_eigs: f(x) = {value!r} but loss(model(x)) = "
-                             f"{op.value!r}; with operator='ggn' f must be loss(model(x)) "
-                             f"(or None)")
-    return op
 
 
 def _shape_rows(vecs: np.ndarray, x: Tree) -> Any:

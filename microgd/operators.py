@@ -20,12 +20,13 @@ from typing import Any
 
 import numpy as np
 
+from microgd.autodiff import no_grad
 from microgd.forward import linearize, vjp
-from microgd.transforms import HessianOperator, Tree, flatten, unflatten
+from microgd.transforms import HessianOperator, Tree, _variables, flatten, unflatten
 from microgd.tree import leaves
 from microgd.value import as_array
 
-__all__ = ["BlockOperator", "GGNOperator"]
+__all__ = ["BlockOperator", "GGNOperator", "curvature_operator"]
 
 
 class GGNOperator:
@@ -117,3 +118,35 @@ class BlockOperator:
         full[self._start:self._start + self.n] = vec
         self.n_products += 1
         return self.op.matvec(full)[self._start:self._start + self.n]
+
+
+def curvature_operator(f: Callable[[Any], Any] | None, x: Tree, operator: str = "hessian",
+                       model: Callable[[Any], Any] | None = None,
+                       loss: Callable[[Any], Any] | None = None) -> Any:
+    """The operator :func:`microgd.hessian_eigs` is asked for, checked.
+
+    ``operator='hessian'``: :class:`~microgd.transforms.HessianOperator` of
+    ``f``; ``'ggn'``: :class:`GGNOperator` of ``loss(model(x))``, after
+    checking that ``f`` (when given) is that function at x.
+    """
+    if operator == "hessian":
+        if model is not None or loss is not None:
+            raise ValueError("hessian_eigs: model and loss are used only with "
+                             "operator='ggn'; the Hessian is that of f")
+        if not callable(f):
+            raise TypeError(f"hessian_eigs: f must be a callable, got {type(f).__name__}")
+        return HessianOperator(f, x)
+    if operator != "ggn":
+        raise ValueError(f"hessian_eigs: operator must be 'hessian' or 'ggn', got {operator!r}")
+    if model is None or loss is None:
+        raise ValueError("hessian_eigs: operator='ggn' needs model= and loss= (the Gauss-Newton "
+                         "matrix of loss(model(x)))")
+    op = GGNOperator(model, loss, x, where="hessian_eigs")
+    if f is not None:
+        with no_grad():
+            value = float(np.asarray(as_array(f(_variables(x, traced=False)))).item())
+        if not abs(value - op.value) <= 1e-8 * max(1.0, abs(op.value)):
+            raise ValueError(f"hessian_eigs: f(x) = {value!r} but loss(model(x)) = "
+                             f"{op.value!r}; with operator='ggn' f must be loss(model(x)) "
+                             f"(or None)")
+    return op

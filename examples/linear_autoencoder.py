@@ -8,11 +8,11 @@ reproduce its input, has loss
 With the data's covariance X X^T = sum_i lambda_i u_i u_i^T (distinct
 eigenvalues), Baldi and Hornik showed that every critical point has
 W2 W1 = P_I, the orthogonal projection onto the span of the eigenvectors u_i,
-i in subset, for a set subset of at most p indices, and then
+i in I, for a set I of at most p indices, and then
 
-    L = 1/2 sum_{i not in subset} lambda_i.
+    L = 1/2 sum_{i not in I} lambda_i.
 
-Only subset = the top p eigenvectors (principal component analysis) is a minimum;
+Only I = the top p eigenvectors (principal component analysis) is a minimum;
 every other critical point is a saddle, with a direction of negative
 curvature (for one hidden layer, Kawaguchi 2016).  The minimum is not
 isolated: (W1, W2) -> (A^-1 W1, W2 A) for any invertible p x p matrix A
@@ -21,10 +21,11 @@ that orbit, and microgd calls the minimum 'degenerate' (second order cannot
 decide) with every other eigenvalue positive: a minimum up to the symmetry.
 
 This script builds an instance with n = 4, p = 2 and eigenvalues 8, 4, 2, 1
-(powers of two: the 11 sets subset give 11 distinct losses), checks classify at
+(powers of two: the 11 sets I give 11 distinct losses), checks classify at
 every analytic critical point (in a random gauge A), and runs
-find_critical_points from random starts in a box: every point it returns has
-one of the analytic losses, to 1e-8, and the right kind.
+find_critical_points from random starts (given as ``x0``, with no box: the
+critical sets are unbounded orbits): every point it returns has one of the
+analytic losses, to 1e-8, and the right kind.
 
 Run: python examples/linear_autoencoder.py
 """
@@ -66,12 +67,12 @@ def make_loss(X: np.ndarray) -> Any:
 
 
 def subsets() -> list[tuple[int, ...]]:
-    """Every set subset of at most p eigenvector indices (0 = the largest eigenvalue)."""
-    return [subset for r in range(HIDDEN + 1) for subset in itertools.combinations(range(N_IN), r)]
+    """Every set I of at most p eigenvector indices (0 = the largest eigenvalue)."""
+    return [s for r in range(HIDDEN + 1) for s in itertools.combinations(range(N_IN), r)]
 
 
 def analytic_loss(subset: tuple[int, ...]) -> float:
-    """``1/2 sum_{i not in subset} lambda_i``: the loss of the critical point of subset."""
+    """``1/2 sum_{i not in I} lambda_i``: the loss of the critical points of ``subset`` = I."""
     return 0.5 * float(sum(EIGENVALUES[i] for i in range(N_IN) if i not in subset))
 
 
@@ -80,8 +81,10 @@ def analytic_kind(subset: tuple[int, ...]) -> str:
     return "degenerate" if subset == tuple(range(HIDDEN)) else "saddle"
 
 
-def critical_point(subset: tuple[int, ...], U: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """A critical point of subset as a flat vector: ``W2 W1 = P_I``, in a random gauge A."""
+def critical_point(subset: tuple[int, ...], U: np.ndarray,
+                   rng: np.random.Generator) -> np.ndarray:
+    """A critical point of ``subset`` = I as a flat vector: ``W2 W1 = P_I``, in a random
+    gauge A."""
     W1 = np.zeros((HIDDEN, N_IN))
     W2 = np.zeros((N_IN, HIDDEN))
     W1[:len(subset)] = U[:, list(subset)].T
@@ -107,12 +110,17 @@ def check_analytic(seed: int = 0) -> list[dict[str, Any]]:
 
 
 def search(starts: int = 100, seed: int = 0, box: float = 1.5) -> dict[str, Any]:
-    """find_critical_points from random starts in ``[-box, box]^16``, matched to the analytic
-    points by loss: the largest loss error, the kinds, and which sets subset were found."""
+    """find_critical_points from random starts drawn in ``[-box, box]^16``, matched to the
+    analytic points by loss: the largest loss error, the kinds, and which sets I were found.
+
+    The starts are given as ``x0`` with ``bounds=None``: the critical sets are unbounded
+    orbits (``A`` may be as large as it likes), and Newton's method from a start in the box
+    often converges to a point of an orbit outside it, which a box would drop.
+    """
     X, _ = make_data(seed)
     f = make_loss(X)
-    points = mg.find_critical_points(f, [(-box, box)] * (2 * HIDDEN * N_IN), starts=starts,
-                                     seed=seed)
+    x0 = np.random.default_rng(seed).uniform(-box, box, (starts, 2 * HIDDEN * N_IN))
+    points = mg.find_critical_points(f, None, starts=0, x0=x0)
     table = {subset: analytic_loss(subset) for subset in subsets()}
     found: dict[tuple[int, ...], int] = {}
     worst, wrong_kinds = 0.0, []
@@ -139,7 +147,7 @@ def main(verbose: bool = True, starts: int = 100) -> dict[str, Any]:
             print(f"  {str(r['subset']):10} {r['kind']:11} {r['loss']:7.4f} "
                   f"{r['expected_loss']:9.4f} {r['grad_norm']:9.1e} {r['nullity']:4d} "
                   f"{r['lambda_min']:11.4f}")
-        print(f"\nfind_critical_points, {starts} random starts in [-1.5, 1.5]^16: "
+        print(f"\nfind_critical_points, {starts} random starts drawn in [-1.5, 1.5]^16: "
               f"{len(result['points'])} points")
         for subset, count in sorted(result["found"].items(), key=lambda kv: analytic_loss(kv[0])):
             print(f"  subset={str(subset):10} loss {analytic_loss(subset):6.3f}  found {count}x")

@@ -50,7 +50,7 @@ def himmelblau(p):
     return (p[0] ** 2 + p[1] - 11) ** 2 + (p[0] + p[1] ** 2 - 7) ** 2
 
 
-def saddle(p):
+def saddle_between_wells(p):
     """A saddle at the origin between the minima (0, 1) and (0, -1), where f = -1/4."""
     return 0.5 * p[0] ** 2 + 0.25 * p[1] ** 4 - 0.5 * p[1] ** 2
 
@@ -94,7 +94,8 @@ def race_himmelblau(verbose=True):
 
 def race_saddle(verbose=True):
     """Returns ``race``, ``steps_to`` (f - f* < 1e-3) and ``near_saddle`` (steps within 0.2)."""
-    race = mg.race(saddle, racers(0.1, 0.9, 0.1), [-1.5, 1e-8], steps=300, minimum=[0.0, 1.0])
+    race = mg.race(saddle_between_wells, racers(0.1, 0.9, 0.1), [-1.5, 1e-8], steps=300,
+                   minimum=[0.0, 1.0])
     near = {n: int(np.sum(np.linalg.norm(race.paths[n], axis=1) < 0.2)) for n in race.names}
     r = {"race": race, "steps_to": race.steps_to(1e-3), "near_saddle": near}
     if verbose:

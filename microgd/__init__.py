@@ -22,33 +22,8 @@ from microgd.autodiff import (
 )
 from microgd.backprop import gradients
 from microgd import dispatch  # noqa: F401  (registers NumPy dispatch and the methods)
-from microgd.functions import (
-    abs,
-    array,
-    clip,
-    concatenate,
-    cos,
-    exp,
-    log,
-    log_softmax,
-    logsumexp,
-    max,
-    maximum,
-    mean,
-    min,
-    minimum,
-    relu,
-    reshape,
-    sigmoid,
-    sin,
-    softmax,
-    sqrt,
-    stack,
-    sum,
-    tanh,
-    transpose,
-    where,
-)
+from microgd import functions
+from microgd.functions import *  # noqa: F403  (mg.NAME: every function of every family)
 
 from microgd.transforms import grad, hessian, hvp, jacobian, value_and_grad
 from microgd.forward import ggn_vp, jacfwd, jacrev, jvp, linearize, vjp
@@ -68,14 +43,13 @@ from microgd.viz import draw_graph  # noqa: E402
 __version__ = "0.1.0"
 
 __all__ = [
-    "AnomalyError", "Primitive", "Value", "abs", "array", "clip", "concatenate", "cos",
-    "detect_anomaly", "enable_grad", "exp", "gradients", "is_grad_enabled", "log",
-    "log_softmax", "logsumexp", "max", "maximum", "mean", "min", "minimum", "no_grad", "ops",
-    "relu", "reshape", "sigmoid", "sin", "softmax", "sqrt", "stack", "sum", "tanh",
-    "transpose", "where", "grad", "value_and_grad", "jacobian", "hvp", "hessian", "transforms",
-    "jvp", "vjp", "linearize", "jacfwd", "jacrev", "ggn_vp",
-    "CriticalPoint", "classify", "find_critical_points", "hessian_density", "hessian_diagonal",
-    "hessian_eigs", "hessian_trace", "data", "nn", "optim", "DivergenceError", "History", "fit",
-    "load_checkpoint", "save_checkpoint", "SearchResult", "coarse_to_fine", "grid_search",
-    "Interpolation", "Landscape", "interpolate", "landscape", "Race", "race", "draw_graph", "viz",
+    "AnomalyError", "Primitive", "Value", "detect_anomaly", "enable_grad", "gradients",
+    "is_grad_enabled", "no_grad", "ops", "grad", "value_and_grad", "jacobian", "hvp", "hessian",
+    "transforms", "jvp", "vjp", "linearize", "jacfwd", "jacrev", "ggn_vp", "CriticalPoint",
+    "classify", "find_critical_points", "hessian_density", "hessian_diagonal", "hessian_eigs",
+    "hessian_trace",
+    "data", "nn", "optim", "DivergenceError", "History", "fit", "load_checkpoint",
+    "save_checkpoint", "SearchResult", "coarse_to_fine", "grid_search", "Interpolation",
+    "Landscape", "interpolate", "landscape", "Race", "race", "draw_graph", "viz",
+    *functions.__all__,
 ]

@@ -364,13 +364,19 @@ def record(prim: Primitive, args: tuple, params: dict = _NO_PARAMS) -> Value:
     if needs_grad and grad_enabled:
         node.requires_grad = True
         node._prim = prim
-        node._args = args
+        node._in0 = args[0]
+        if len(args) == 1:
+            node._in1 = node._more = None
+        else:
+            node._in1 = args[1]
+            node._more = args[2:]  # the empty tuple, shared, for two inputs
         node._raw = tuple(raw)  # a tuple of arrays: the cyclic GC stops tracking it
         node._params = params or _NO_PARAMS
         node._saved = version
     else:
         node.requires_grad = False
-        node._prim = node._args = node._raw = node._params = node._saved = None
+        node._prim = node._in0 = node._in1 = node._more = None
+        node._raw = node._params = node._saved = None
     node._tangent = None
     if levels:
         _push_tangents(node, prim, args, raw, params, levels, grad_enabled)

@@ -70,13 +70,16 @@ def nodes(roots: list[Value]) -> list[Value]:
             stack.pop()
             continue
         node._mark = entered
-        args = node._args
-        if args is None:
+        if node._prim is None:
             continue
         if node._raw is None:
             raise _freed(node)
         version = node._version
-        for a in args:
+        # node._args, spelled out: a property call per node is measurable here
+        more = node._more
+        ins = ((node._in0,) if more is None
+               else (node._in0, node._in1) + more if more else (node._in0, node._in1))
+        for a in ins:
             if isinstance(a, Value):
                 version += a._version
                 if a.requires_grad and a._mark is not entered and a._mark is not emitted:
@@ -137,7 +140,9 @@ def backprop(
                 continue
             # A recorded node has _args, _raw and _params; nodes() checked that none of
             # its inputs changed since, so _raw is their data and the Values hold it too.
-            node_args: tuple = node._args  # type: ignore[assignment]
+            more = node._more  # node._args, spelled out as in nodes()
+            node_args = ((node._in0,) if more is None
+                         else (node._in0, node._in1) + more if more else (node._in0, node._in1))
             args: Any
             ans: Any
             if create_graph:

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from microgd.curvature import GRAD_ZERO_RTOL, SCALE_FLOOR, CriticalPoint, _dense, classify
+from microgd.parallel import ExecutorLike, map_cells
 from microgd.transforms import HessianOperator, flatten, value_and_grad
 
 NEWTON_RTOL = GRAD_ZERO_RTOL  # Newton stops at |g| <= NEWTON_RTOL * scale * max(1, |x|_inf)
@@ -251,10 +252,32 @@ def _merge(points: list[CriticalPoint], linker: _Linker) -> list[list[int]]:
     return list(groups.values())
 
 
+class _FromStart:
+    """Newton from one start, then classify: picklable, for the workers of an executor."""
+
+    def __init__(self, f: Callable[[Any], Any], lo: np.ndarray, hi: np.ndarray, slack: float,
+                 tol: float | None, reference: float, max_iter: int) -> None:
+        self.f, self.lo, self.hi, self.slack = f, lo, hi, slack
+        self.tol, self.reference, self.max_iter = tol, reference, max_iter
+
+    def __call__(self, x0: np.ndarray) -> CriticalPoint | None:
+        with np.errstate(all="ignore"):
+            x = _newton_on_gradient(self.f, x0, self.max_iter,
+                                    max(self.reference, SCALE_FLOOR))
+            if x is None or np.any(x < self.lo - self.slack) or np.any(x > self.hi + self.slack):
+                return None
+            return classify(self.f, x, self.tol, scale=self.reference)
+
+
+def _describe_start(x0: np.ndarray) -> str:
+    return f"the start {x0.tolist()}"
+
+
 def find_critical_points(f: Callable[[Any], Any],
                          bounds: Sequence[tuple[float, float]] | None,
                          starts: int = 200, seed: int = 0, tol: float | None = None,
-                         max_iter: int = 50, *, x0: Any = None) -> list[CriticalPoint]:
+                         max_iter: int = 50, executor: ExecutorLike = None, *,
+                         x0: Any = None) -> list[CriticalPoint]:
     """Every distinct critical point of a low-dimensional ``f`` found in a box.
 
     From ``starts`` seeded uniform points, the gradient is driven to zero by
@@ -308,6 +331,13 @@ def find_critical_points(f: Callable[[Any], Any],
         Relative tolerance of the classification (see :func:`classify`).
     max_iter : int, default 50
         Newton steps per start.
+    executor : None, int or concurrent.futures.Executor
+        Where the starts run (see :func:`microgd.parallel.map_cells`): None in
+        this process, an int that many local worker processes, or any
+        Executor as given.  The starts are seeded here and merged here, in
+        start order, so the result is the same, bit for bit.  ``f`` must then
+        be picklable by the executor (a module-level function for the standard
+        library's process pool; any function for loky and Dask).
     x0 : array of shape (m, d), optional
         Starting points of your own (e.g. near points you expect, for a
         problem that is no box), tried before the random ones.
@@ -348,15 +378,14 @@ def find_critical_points(f: Callable[[Any], Any],
             x0s = np.concatenate([given, x0s])
     with np.errstate(all="ignore"):
         reference = _reference_scale(f, x0s[:20])
-        scale = max(reference, SCALE_FLOOR)
-        found: dict[bytes, CriticalPoint] = {}
-        for x0 in x0s:
-            x = _newton_on_gradient(f, x0, max_iter, scale)
-            if x is None or np.any(x < lo - slack) or np.any(x > hi + slack):
-                continue
-            if x.tobytes() not in found:
-                found[x.tobytes()] = classify(f, x, tol, scale=reference)
-        points = [p for p in found.values() if p.kind != "not critical"]
+    results = map_cells(_FromStart(f, lo, hi, slack, tol, reference, max_iter), list(x0s),
+                        executor, name="find_critical_points", describe=_describe_start)
+    found: dict[bytes, CriticalPoint] = {}
+    for p in results:   # in start order, whatever order the workers finished in
+        if p is not None:
+            found.setdefault(np.asarray(p.x).tobytes(), p)
+    points = [p for p in found.values() if p.kind != "not critical"]
+    with np.errstate(all="ignore"):
         groups = _merge(points, _Linker(f, tol, reference, max_iter))
     best = [min((points[i] for i in g), key=lambda p: p.grad_norm) for g in groups]
     return sorted(best, key=lambda p: p.value)

@@ -525,11 +525,9 @@ def test_several_paths_projected_on_one_basis(tmp_path):
         mg.viz.plot_landscape(lambda p: p[0], grid=g)
 
 
-# ---- find_critical_points on an executor (the change to curvature.py is pending) -------------
+# ---- find_critical_points on an executor ---------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="find_critical_points(executor=) needs the change to "
-                                       "microgd/curvature.py described in the landscape branch")
 def test_find_critical_points_is_the_same_on_an_executor(threads):
     def f(v):
         return v[0] ** 3 - 3 * v[0] + v[1] ** 2
@@ -541,3 +539,32 @@ def test_find_critical_points_is_the_same_on_an_executor(threads):
     assert len(spread) == len(serial)
     for a, b in zip(serial, spread, strict=True):
         assert np.array_equal(a.x, b.x) and a.value == b.value
+
+
+def _cubic_saddle(v):
+    return v[0] ** 3 - 3 * v[0] + v[1] ** 2
+
+
+@pytest.mark.parametrize("where", ["processes", "dask"])
+def test_find_critical_points_is_bit_identical_in_worker_processes_and_on_dask(where, request):
+    executor = 2 if where == "processes" else request.getfixturevalue("dask_executor")
+    serial = mg.find_critical_points(_cubic_saddle, [(-2, 2), (-2, 2)], starts=24, seed=3)
+    spread = mg.find_critical_points(_cubic_saddle, [(-2, 2), (-2, 2)], starts=24, seed=3,
+                                     executor=executor)
+    assert [p.kind for p in spread] == [p.kind for p in serial] == ["minimum", "saddle"]
+    for a, b in zip(serial, spread, strict=True):
+        assert np.array_equal(a.x, b.x) and a.value == b.value
+        assert np.array_equal(a.eigenvalues, b.eigenvalues)
+
+
+def test_find_critical_points_names_the_start_that_failed(threads):
+    # the starts are drawn as find_critical_points draws them; the 30th one fails
+    start = -2 + 4 * np.random.default_rng(0).random((40, 2))[30]
+
+    def f(v):
+        if np.array_equal(getattr(v, "data", v), start):
+            raise ArithmeticError("boom")
+        return v[0] ** 2 + v[1] ** 2
+
+    with pytest.raises(ArithmeticError, match=r"find_critical_points: the start \[.*failed.*boom"):
+        mg.find_critical_points(f, [(-2, 2), (-2, 2)], starts=40, seed=0, executor=threads)

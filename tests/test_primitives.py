@@ -13,99 +13,31 @@ go untested.
 
 from __future__ import annotations
 
+import importlib
 import operator
-from collections.abc import Callable, Iterable
+import pathlib
+import sys
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from primitive_checks import (
+    COVERAGE,
+    PUBLIC_FUNCTIONS,
+    arrays,
+    axes_for,
+    check,
+    covers,
+    dtypes,
+)
 
 import microgd as mg
 from microgd import Value, functions, ops
 from microgd.testing import check_grads
 from microgd.testing import strategies as mst
-
-DTYPES = [np.float64, np.float32]
-dtypes = pytest.mark.parametrize("dtype", DTYPES, ids=["f64", "f32"])
-
-# The differentiable public functions of microgd (mg.NAME); each needs a test too.
-PUBLIC_FUNCTIONS = {
-    "exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "relu", "abs", "sum", "mean",
-    "max", "min", "reshape", "transpose", "clip", "maximum", "minimum", "where",
-    "concatenate", "stack", "logsumexp", "softmax", "log_softmax", "array",
-}
-
-# name (a primitive of ops.ALL or a public function) -> tests that check its derivatives.
-COVERAGE: dict[str, set[str]] = {}
-
-
-def covers(*names: str) -> Callable[[Any], Any]:
-    """Record that the decorated test checks the derivatives of ``names``."""
-    unknown = [n for n in names if n not in ops.ALL and n not in PUBLIC_FUNCTIONS]
-    if unknown:
-        raise ValueError(f"covers: no primitive or public function named {unknown}")
-
-    def mark(test: Any) -> Any:
-        for n in names:
-            COVERAGE.setdefault(n, set()).add(test.__name__)
-        return test
-
-    return mark
-
-
-def graph_ops(roots: Iterable[Value]) -> set[str]:
-    """Names of the primitives in the graphs behind ``roots``."""
-    names: set[str] = set()
-    seen: set[int] = set()
-    stack = list(roots)
-    while stack:
-        v = stack.pop()
-        if id(v) in seen:
-            continue
-        seen.add(id(v))
-        if v.op is not None:
-            names.add(v.op)
-        stack.extend(v.parents)
-    return names
-
-
-def ops_used(f: Callable[..., Value], args: tuple) -> set[str]:
-    """Primitives used by ``f`` at ``args`` and by its gradient (a create_graph backward)."""
-    xs = [Value(np.array(a)) for a in args]
-    out = f(*xs)
-    found = graph_ops([out])
-    if out.requires_grad:
-        gs = mg.gradients(out, xs, grad_outputs=np.ones(out.shape, out.dtype),
-                          create_graph=True)
-        found |= graph_ops(gs)
-    return found
-
-
-def check(f: Callable[..., Value], args: tuple, uses: Iterable[str] = ()) -> None:
-    """First and second derivatives of ``f`` at ``args``; ``uses`` must be in its graph."""
-    check_grads(f, args, order=2, modes=("fwd", "rev"))
-    missing = set(uses) - ops_used(f, args)
-    assert not missing, f"the test claims to cover {sorted(missing)} but never uses it"
-
-
-def arrays(shape: Any, dtype: Any, **kw: Any) -> st.SearchStrategy[np.ndarray]:
-    return mst.arrays(shape=shape, dtype=dtype, **kw)
-
-
-@st.composite
-def axes_for(draw: Any, ndim: int) -> int | tuple[int, ...] | None:
-    """An ``axis`` argument: None, an int (maybe negative) or a tuple (maybe empty)."""
-    choices = [st.none(), st.lists(st.integers(0, max(ndim - 1, 0)), unique=True,
-                                   max_size=ndim).map(tuple)]
-    if ndim:
-        choices.append(st.integers(-ndim, ndim - 1))
-    axis = draw(st.one_of(*choices))
-    if isinstance(axis, tuple) and axis and draw(st.booleans()):
-        axis = tuple(a - ndim for a in axis)  # the same axes, counted from the end
-    return axis
-
 
 # ---- elementwise binary ops, under broadcasting -----------------------------
 
@@ -593,6 +525,11 @@ def test_index_add(dtype: Any, data: Any) -> None:
 
 
 def test_every_primitive_has_a_test() -> None:
+    # The vocabulary's tests live beside this file, one module per family; importing
+    # them registers what they cover (pytest would import them too, but this test
+    # must hold when run alone).
+    for path in sorted(pathlib.Path(__file__).parent.glob("test_vocab_*.py")):
+        importlib.import_module(path.stem)
     missing = sorted(set(ops.ALL) - set(COVERAGE))
     assert not missing, (
         f"primitives of microgd.ops.ALL without a gradient test: {missing}; add a property "
@@ -601,19 +538,25 @@ def test_every_primitive_has_a_test() -> None:
     untested = sorted(PUBLIC_FUNCTIONS - set(COVERAGE))
     assert not untested, f"public functions without a gradient test: {untested}"
     for name, tests in COVERAGE.items():
-        for test in tests:
-            assert callable(globals().get(test)), f"{name}: covering test {test} is missing"
+        for module, test in tests:
+            assert callable(getattr(sys.modules[module], test, None)), (
+                f"{name}: covering test {module}.{test} is missing")
 
 
 def test_public_functions_list_is_complete() -> None:
-    # A new differentiable function in microgd.functions must join PUBLIC_FUNCTIONS.
-    defined = {
-        name for name, obj in vars(functions).items()
-        if callable(obj) and not name.startswith("_")
-        and getattr(obj, "__module__", None) == functions.__name__
-    }
-    assert defined, "found no public functions in microgd.functions"
-    assert defined <= PUBLIC_FUNCTIONS, sorted(defined - PUBLIC_FUNCTIONS)
+    # Every public function a family module defines is in its __all__ (and so in
+    # PUBLIC_FUNCTIONS, which the coverage guard checks).
+    for family in functions.FAMILIES:
+        defined = {
+            name for name, obj in vars(family).items()
+            if callable(obj) and not name.startswith("_")
+            and getattr(obj, "__module__", None) == family.__name__
+        }
+        extra = sorted(defined - set(family.__all__))
+        assert not extra, (family.__name__, extra)
+    assert PUBLIC_FUNCTIONS, "found no public functions in microgd.functions"
+    for name in PUBLIC_FUNCTIONS:
+        assert getattr(mg, name) is getattr(functions, name), name
 
 
 # ---- explicit values ----------------------------------------------------------------

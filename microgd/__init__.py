@@ -27,7 +27,8 @@ from microgd.functions import *  # noqa: F403  (mg.NAME: every function of every
 
 from microgd.transforms import grad, hessian, hvp, jacobian, value_and_grad
 from microgd.forward import ggn_vp, jacfwd, jacrev, jvp, linearize, vjp
-from microgd.curvature import CriticalPoint, classify, hessian_eigs
+from microgd.curvature import hessian_eigs
+from microgd.classification import CriticalPoint, classify
 from microgd.estimators import hessian_density, hessian_diagonal, hessian_trace
 from microgd.critical import find_critical_points
 

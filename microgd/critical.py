@@ -17,7 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from microgd.curvature import GRAD_ZERO_RTOL, SCALE_FLOOR, CriticalPoint, _dense, classify
+from microgd.classification import GRAD_ZERO_RTOL, SCALE_FLOOR, CriticalPoint, classify
+from microgd.curvature import _dense
 from microgd.parallel import ExecutorLike, map_cells
 from microgd.transforms import HessianOperator, flatten, value_and_grad
 

@@ -27,13 +27,9 @@ from microgd.functions import *  # noqa: F403  (mg.NAME: every function of every
 
 from microgd.transforms import grad, hessian, hvp, jacobian, value_and_grad
 from microgd.forward import ggn_vp, jacfwd, jacrev, jvp, linearize, vjp
-from microgd.curvature import (
-    CriticalPoint,
-    classify,
-    hessian_density,
-    hessian_eigs,
-    hessian_trace,
-)
+from microgd.curvature import hessian_eigs
+from microgd.classification import CriticalPoint, classify
+from microgd.estimators import hessian_density, hessian_diagonal, hessian_trace
 from microgd.critical import find_critical_points
 
 from microgd import data, nn, optim  # noqa: E402  (after the core they build on)
@@ -51,7 +47,8 @@ __all__ = [
     "AnomalyError", "Primitive", "Value", "detect_anomaly", "enable_grad", "gradients",
     "is_grad_enabled", "no_grad", "ops", "grad", "value_and_grad", "jacobian", "hvp", "hessian",
     "transforms", "jvp", "vjp", "linearize", "jacfwd", "jacrev", "ggn_vp", "CriticalPoint",
-    "classify", "find_critical_points", "hessian_density", "hessian_eigs", "hessian_trace",
+    "classify", "find_critical_points", "hessian_density", "hessian_diagonal", "hessian_eigs",
+    "hessian_trace",
     "data", "nn", "optim", "DivergenceError", "History", "fit", "load_checkpoint",
     "save_checkpoint", "SearchResult", "coarse_to_fine", "grid_search", "Interpolation",
     "Landscape", "interpolate", "landscape", "Race", "race", "draw_graph", "viz",

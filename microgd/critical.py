@@ -17,11 +17,12 @@ from typing import Any
 
 import numpy as np
 
-from microgd.curvature import SCALE_FLOOR, CriticalPoint, _dense, classify
+from microgd.classification import GRAD_ZERO_RTOL, SCALE_FLOOR, CriticalPoint, classify
+from microgd.curvature import _dense
 from microgd.parallel import ExecutorLike, map_cells
 from microgd.transforms import HessianOperator, flatten, value_and_grad
 
-NEWTON_RTOL = 1e-13    # Newton stops at |g| <= NEWTON_RTOL * scale * max(1, |x|_inf)
+NEWTON_RTOL = GRAD_ZERO_RTOL  # Newton stops at |g| <= NEWTON_RTOL * scale * max(1, |x|_inf)
 LINK_DEPTH = 2         # levels of midpoint projection that join two flat points
 SAGITTA = 1 / 8        # a projected midpoint may move at most this fraction of the chord
 COS_TANGENT = np.cos(np.radians(30))  # a chord must lie within 30 degrees of the flat space
@@ -44,6 +45,26 @@ def _check_bounds(bounds: Sequence[tuple[float, float]], where: str) -> np.ndarr
         i = int(bad[0])
         raise ValueError(f"{where}: bounds[{i}] has low {b[i, 0]} > high {b[i, 1]}")
     return b
+
+
+def _check_starts(x0: Any, bounds: np.ndarray | None, where: str) -> np.ndarray:
+    """``x0`` as a float array of shape (m, d), d matching ``bounds`` when given."""
+    try:
+        a = np.array(x0, dtype=float)
+    except (TypeError, ValueError):
+        raise ValueError(f"{where}: x0 must be an array of starting points of shape (m, d), "
+                         f"got {type(x0).__name__}") from None
+    if a.ndim == 1:
+        a = a[None]
+    if a.ndim != 2 or a.shape[0] == 0 or a.shape[1] == 0:
+        raise ValueError(f"{where}: x0 must be an array of starting points of shape (m, d), "
+                         f"got shape {np.shape(x0)}")
+    if not np.isfinite(a).all():
+        raise ValueError(f"{where}: x0 holds NaN or infinite values")
+    if bounds is not None and a.shape[1] != len(bounds):
+        raise ValueError(f"{where}: x0 has points of {a.shape[1]} coordinates but bounds has "
+                         f"{len(bounds)} pairs")
+    return a
 
 
 def _local(f: Callable[[Any], Any], x: np.ndarray
@@ -253,10 +274,11 @@ def _describe_start(x0: np.ndarray) -> str:
     return f"the start {x0.tolist()}"
 
 
-def find_critical_points(f: Callable[[Any], Any], bounds: Sequence[tuple[float, float]],
+def find_critical_points(f: Callable[[Any], Any],
+                         bounds: Sequence[tuple[float, float]] | None,
                          starts: int = 200, seed: int = 0, tol: float | None = None,
-                         max_iter: int = 50, executor: ExecutorLike = None
-                         ) -> list[CriticalPoint]:
+                         max_iter: int = 50, executor: ExecutorLike = None, *,
+                         x0: Any = None) -> list[CriticalPoint]:
     """Every distinct critical point of a low-dimensional ``f`` found in a box.
 
     From ``starts`` seeded uniform points, the gradient is driven to zero by
@@ -291,14 +313,21 @@ def find_critical_points(f: Callable[[Any], Any], bounds: Sequence[tuple[float, 
     Merging costs memory and time growing as the square of the number of
     distinct results (at most ``starts``).
 
+    Points in gradient-flat regions (:func:`classify`'s ``gradient_flat``:
+    a small gradient that no nearby critical point explains, where Newton's
+    method on the gradient stalls, as on a plateau or an asymptote) are
+    ``'not critical'`` and are not returned.
+
     Parameters
     ----------
     f : callable
         Takes a point of shape ``(d,)`` and returns a scalar Value.
-    bounds : list of (low, high)
-        One pair per dimension.
+    bounds : list of (low, high), or None
+        One pair per dimension: random starts are drawn in this box and only
+        points found inside it are kept.  None (only with ``x0``): no box,
+        no random starts; every point found from ``x0`` is kept.
     starts : int, default 200
-        Number of starting points.
+        Number of random starting points (0 is allowed with ``x0``).
     tol : float, optional
         Relative tolerance of the classification (see :func:`classify`).
     max_iter : int, default 50
@@ -310,6 +339,9 @@ def find_critical_points(f: Callable[[Any], Any], bounds: Sequence[tuple[float, 
         start order, so the result is the same, bit for bit.  ``f`` must then
         be picklable by the executor (a module-level function for the standard
         library's process pool; any function for loky and Dask).
+    x0 : array of shape (m, d), optional
+        Starting points of your own (e.g. near points you expect, for a
+        problem that is no box), tried before the random ones.
 
     Examples
     --------
@@ -320,15 +352,31 @@ def find_critical_points(f: Callable[[Any], Any], bounds: Sequence[tuple[float, 
     >>> [(p.kind, bool(np.abs(p.x).max() < 1e-4)) for p in pts]
     [('degenerate', True)]
     """
-    b = _check_bounds(bounds, "find_critical_points")
-    if not isinstance(starts, (int, np.integer)) or starts < 1:
-        raise ValueError(f"find_critical_points: starts must be at least 1, got {starts}")
+    where = "find_critical_points"
+    b = None if bounds is None else _check_bounds(bounds, where)
+    given = None if x0 is None else _check_starts(x0, b, where)
+    if b is None and given is None:
+        raise ValueError(f"{where}: bounds is None; give a box of (low, high) pairs, or "
+                         "starting points x0")
+    least = 0 if given is not None else 1
+    if (not isinstance(starts, (int, np.integer)) or isinstance(starts, bool)
+            or starts < least):
+        raise ValueError(f"{where}: starts must be at least {least}, got {starts}")
     if tol is not None and not 0 < tol < np.inf:
-        raise ValueError(f"find_critical_points: tol must be positive and finite, got {tol}")
-    rng = np.random.default_rng(seed)
-    lo, hi = b[:, 0], b[:, 1]
-    slack = 1e-9 * max(1.0, float(np.max(hi - lo)))
-    x0s = lo + (hi - lo) * rng.random((starts, len(b)))
+        raise ValueError(f"{where}: tol must be positive and finite, got {tol}")
+    if b is None:
+        assert given is not None
+        d = given.shape[1]
+        lo, hi = np.full(d, -np.inf), np.full(d, np.inf)
+        slack = 0.0
+        x0s = given
+    else:
+        rng = np.random.default_rng(seed)
+        lo, hi = b[:, 0], b[:, 1]
+        slack = 1e-9 * max(1.0, float(np.max(hi - lo)))
+        x0s = lo + (hi - lo) * rng.random((int(starts), len(b)))
+        if given is not None:
+            x0s = np.concatenate([given, x0s])
     with np.errstate(all="ignore"):
         reference = _reference_scale(f, x0s[:20])
     results = map_cells(_FromStart(f, lo, hi, slack, tol, reference, max_iter), list(x0s),

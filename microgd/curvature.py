@@ -1,30 +1,29 @@
-"""The Hessian at a point: its spectrum, trace and density, and what kind of point it is.
+"""The Hessian at a point: its extreme eigenpairs, dense or by Lanczos.
 
-At a critical point the gradient is zero, and the Hessian's extreme
-eigenvalues tell what it is: both signs, a saddle (left by stepping along an
-eigenvector of a negative eigenvalue), whatever other directions are flat;
-otherwise an eigenvalue near zero, degenerate (second order cannot tell);
-otherwise all positive, a minimum, or all negative, a maximum.
-
-Everything here uses exact Hessian-vector products
-(:class:`microgd.transforms.HessianOperator`): the Hessian is assembled only
-for small problems (``'dense'``, n <= 2000); larger ones use Lanczos.
-Finding every critical point in a box is :mod:`microgd.critical`.
+:func:`hessian_eigs` finds the extreme eigenvalues and eigenvectors of the
+Hessian (also of its diagonal blocks, per parameter array, and of the
+Gauss-Newton matrix: :mod:`microgd.operators`) from exact Hessian-vector
+products (:class:`microgd.transforms.HessianOperator`): the matrix is
+assembled only for small problems (``'dense'``, n <= 2000); larger ones use
+Lanczos with full reorthogonalization.  The modules built on this
+eigensolver: what kind of point x is, :mod:`microgd.classification`
+(``classify``, ``CriticalPoint``); every critical point in a box,
+:mod:`microgd.critical`; the stochastic estimates (Hutchinson's trace and
+diagonal, the spectral density), :mod:`microgd.estimators`.  Their names are
+importable from here too.
 """
-
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal, overload
 
 import numpy as np
 
+from microgd.operators import BlockOperator, curvature_operator
 from microgd.transforms import HessianOperator, Tree, _leaves, flatten, unflatten
 
 DENSE_MAX = 2000
-KINDS = ("minimum", "maximum", "saddle", "degenerate", "not critical")
 
 
 @dataclass
@@ -37,46 +36,6 @@ class EigResult:
     converged: bool
     n_hvp: int
     method: str
-
-
-@dataclass
-class TraceResult:
-    """Hutchinson's estimate of tr(H) with its standard error."""
-
-    estimate: float
-    stderr: float
-    samples: int
-
-
-@dataclass
-class DensityResult:
-    """Spectral density of the Hessian by stochastic Lanczos quadrature."""
-
-    grid: np.ndarray
-    density: np.ndarray
-    nodes: np.ndarray = field(repr=False)    # Ritz values, one row per run
-    weights: np.ndarray = field(repr=False)  # their quadrature weights
-
-
-@dataclass
-class CriticalPoint:
-    """A point, what kind of point it is, and the evidence (see :func:`classify`)."""
-
-    x: Any
-    kind: str
-    value: float
-    grad_norm: float
-    eigenvalues: np.ndarray
-    eigenvectors: Any
-    tol_grad: float
-    tol_eig: float
-    escape_direction: Any
-
-    def __repr__(self) -> str:
-        x = np.round(flatten(self.x), 6).tolist()
-        eig = np.array2string(np.asarray(self.eigenvalues), precision=4, threshold=8)
-        return (f"CriticalPoint(kind={self.kind!r}, x={x}, value={self.value:.6g}, "
-                f"grad_norm={self.grad_norm:.2e}, eigenvalues={eig})")
 
 
 # ---- the eigensolvers ------------------------------------------------------
@@ -234,10 +193,31 @@ def _spectrum(op: HessianOperator, k: int, which: str, method: str, tol: float,
     return values, rows, residuals, bool(converged), "lanczos"
 
 
-def hessian_eigs(f: Callable[[Any], Any], x: Tree, k: int = 6, which: str = "both",
+@overload
+def hessian_eigs(f: Callable[[Any], Any] | None, x: Tree, k: int = ..., which: str = ...,
+                 method: str = ..., tol: float = ..., seed: int = ..., max_iter: int = ..., *,
+                 blocks: Literal[False] = ..., operator: str = ...,
+                 model: Callable[[Any], Any] | None = ...,
+                 loss: Callable[[Any], Any] | None = ...) -> EigResult: ...
+@overload
+def hessian_eigs(f: Callable[[Any], Any] | None, x: Tree, k: int = ..., which: str = ...,
+                 method: str = ..., tol: float = ..., seed: int = ..., max_iter: int = ..., *,
+                 blocks: Literal[True], operator: str = ...,
+                 model: Callable[[Any], Any] | None = ...,
+                 loss: Callable[[Any], Any] | None = ...) -> list[EigResult]: ...
+def hessian_eigs(f: Callable[[Any], Any] | None, x: Tree, k: int = 6, which: str = "both",
                  method: str = "auto", tol: float = 1e-10, seed: int = 0,
-                 max_iter: int = 300) -> EigResult:
+                 max_iter: int = 300, *, blocks: bool = False, operator: str = "hessian",
+                 model: Callable[[Any], Any] | None = None,
+                 loss: Callable[[Any], Any] | None = None) -> EigResult | list[EigResult]:
     """Extreme eigenvalues and eigenvectors of the Hessian of ``f`` at ``x``.
+
+    Also of two relatives of the Hessian: with ``blocks=True`` each diagonal
+    block ``H_ii`` of a list of parameter arrays (a layer's own curvature, as
+    PyHessian's users ask), and with ``operator='ggn'`` the generalized
+    Gauss-Newton matrix ``J^T H_loss J`` of ``loss(model(x))``
+    (:func:`microgd.ggn_vp`, :class:`microgd.operators.GGNOperator`).  Both
+    combine: ``blocks=True, operator='ggn'`` gives the blocks of the GGN.
 
     Parameters
     ----------
@@ -257,18 +237,39 @@ def hessian_eigs(f: Callable[[Any], Any], x: Tree, k: int = 6, which: str = "bot
         Relative accuracy asked of the eigenvalues (Lanczos).
     seed : int
         Seed of Lanczos's random start vector.
+    max_iter : int, default 300
+        Most Lanczos steps.
+    blocks : bool, default False
+        With ``x`` a list of parameter arrays, the spectrum of each diagonal
+        block ``H_ii`` (the curvature of array i with the others held fixed;
+        the coupling blocks ``H_ij`` are left out), one :class:`EigResult`
+        per array in a list, in x's order.  Each block asks for
+        ``min(k, size of the array)`` eigenvalues from each end, and its
+        ``method`` is chosen by the block's size; every block product is one
+        full Hessian-vector product (counted in its ``n_hvp``).
+    operator : {'hessian', 'ggn'}
+        ``'ggn'``: the Gauss-Newton matrix of ``loss(model(x))`` instead of
+        the Hessian of ``f``; needs ``model`` and ``loss``.  ``f`` may then
+        be None; when given, it must equal ``loss(model(x))`` at x (checked,
+        to 1e-8 relative), so that the spectrum is that of the function meant.
+    model, loss : callable
+        With ``operator='ggn'``: ``model(x)`` gives the output,
+        ``loss(output)`` a scalar.
 
     Returns
     -------
-    EigResult
+    EigResult, or list of EigResult (``blocks=True``)
         ``eigenvalues`` ascending, ``eigenvectors`` one row per eigenvalue in
-        x's shape, ``residuals`` ``||Hv - lambda v||``, ``converged``,
-        ``n_hvp`` and the ``method`` used.
+        x's shape (a block's in its array's shape), ``residuals``
+        ``||Hv - lambda v||``, ``converged``, ``n_hvp`` (products of the
+        operator) and the ``method`` used.
 
     Raises
     ------
     ValueError
-        For bad arguments, or where a Hessian-vector product is not finite.
+        For bad arguments (``blocks=True`` on a single array, ``model`` or
+        ``loss`` missing for ``'ggn'`` or given without it, ``f`` not
+        ``loss(model(x))``), or where a product is not finite.
 
     Examples
     --------
@@ -277,12 +278,39 @@ def hessian_eigs(f: Callable[[Any], Any], x: Tree, k: int = 6, which: str = "bot
     >>> r = mg.hessian_eigs(lambda v: v[0] ** 2 - 3 * v[1] ** 2, np.zeros(2), k=1)
     >>> r.eigenvalues.tolist(), r.method
     ([-6.0, 2.0], 'dense')
+    >>> f = lambda ps: (ps[0] ** 2).sum() + 4 * (ps[0] * ps[1]).sum() - ps[1] ** 2
+    >>> [b.eigenvalues.tolist() for b in mg.hessian_eigs(f, [np.zeros(2), 0.0], blocks=True)]
+    [[2.0, 2.0], [-2.0]]
+    >>> X = np.array([[1.0, 1.0], [0.0, 1.0]])
+    >>> mg.hessian_eigs(None, np.ones(2), k=1, operator='ggn', model=lambda w: mg.tanh(X @ w),
+    ...                 loss=lambda z: 0.5 * (z ** 2).sum()).eigenvalues.round(4).tolist()
+    [0.0049, 0.1815]
     """
-    op = HessianOperator(f, x)
-    _check_k(k, op.n, which, method)
-    values, rows, residuals, converged, name = _spectrum(
-        op, k, which, method, tol, np.random.default_rng(seed), max_iter)
-    return EigResult(values, _shape_rows(rows, x), residuals, converged, op.n_products, name)
+    if blocks is not True and blocks is not False:
+        raise TypeError(f"hessian_eigs: blocks must be True or False, got {blocks!r}")
+    if blocks and not isinstance(x, (list, tuple)):
+        data: Any = getattr(x, "data", x)
+        raise ValueError(f"hessian_eigs: blocks=True needs x to be a list of parameter arrays "
+                         f"(one block each), got a single array of shape "
+                         f"{np.shape(data)}; drop blocks=True for its "
+                         f"whole spectrum")
+    op = curvature_operator(f, x, operator, model, loss)
+    if not blocks:
+        _check_k(k, op.n, which, method)
+        values, rows, residuals, converged, name = _spectrum(
+            op, k, which, method, tol, np.random.default_rng(seed), max_iter)
+        return EigResult(values, _shape_rows(rows, x), residuals, converged, op.n_products,
+                         name)
+    results = []
+    for i in range(len(_leaves(x))):
+        block: Any = BlockOperator(op, i)  # has the attributes _spectrum uses
+        kb = min(k, block.n) if isinstance(k, (int, np.integer)) and k >= 1 else k
+        _check_k(kb, block.n, which, method)
+        values, rows, residuals, converged, name = _spectrum(
+            block, kb, which, method, tol, np.random.default_rng(seed), max_iter)
+        results.append(EigResult(values, _shape_rows(rows, block.x), residuals, converged,
+                                 block.n_products, name))
+    return results
 
 
 def _shape_rows(vecs: np.ndarray, x: Tree) -> Any:
@@ -294,191 +322,22 @@ def _shape_rows(vecs: np.ndarray, x: Tree) -> Any:
     return [unflatten(v, x) for v in vecs]
 
 
-def hessian_trace(f: Callable[[Any], Any], x: Tree, samples: int = 100,
-                  seed: int = 0) -> TraceResult:
-    """Hutchinson's estimate of the trace of the Hessian, with its standard error.
-
-    ``E[z^T H z] = tr(H)`` for Rademacher vectors ``z`` (entries +1 or -1).
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> import microgd as mg
-    >>> t = mg.hessian_trace(lambda v: (v ** 2).sum(), np.ones(5), samples=10)
-    >>> t.estimate, t.stderr
-    (10.0, 0.0)
-    """
-    if samples < 2:
-        raise ValueError(f"hessian_trace: samples must be at least 2, got {samples}")
-    op = HessianOperator(f, x)
-    rng = np.random.default_rng(seed)
-    vals = np.empty(samples)
-    for i in range(samples):
-        z = rng.integers(0, 2, op.n) * 2.0 - 1.0
-        vals[i] = z @ op.matvec(z)
-    return TraceResult(float(vals.mean()), float(vals.std(ddof=1) / np.sqrt(samples)), samples)
-
-
-def hessian_density(f: Callable[[Any], Any], x: Tree, steps: int = 80, runs: int = 1,
-                    grid: int = 1000, seed: int = 0, sigma_squared: float = 1e-5
-                    ) -> DensityResult:
-    """The Hessian's eigenvalue density by stochastic Lanczos quadrature (as PyHessian).
-
-    Each run starts Lanczos from a normalized Rademacher vector; the Ritz
-    values of ``steps`` steps are quadrature nodes weighted by the squared
-    first components of their eigenvectors.  Nodes are smoothed by Gaussians
-    of variance ``sigma_squared * max(1, spread)`` on a grid padded by 0.01,
-    averaged over runs and normalized to unit area.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> import microgd as mg
-    >>> d = mg.hessian_density(lambda v: (v ** 2).sum(), np.ones(4), grid=201)
-    >>> d.grid[np.argmax(d.density)].round(3)
-    np.float64(2.0)
-    """
-    op = HessianOperator(f, x)
-    steps = min(steps, op.n)
-    rng = np.random.default_rng(seed)
-    nodes, weights = [], []
-    for _ in range(runs):
-        v = rng.integers(0, 2, op.n) * 2.0 - 1.0
-        alpha, beta, _, _ = _lanczos_basis(op.matvec, v / np.linalg.norm(v), steps)
-        theta, S = _ritz(alpha, beta)
-        nodes.append(theta)
-        weights.append(S[0] ** 2)
-    lo = np.mean([t.min() for t in nodes]) - 0.01
-    hi = np.mean([t.max() for t in nodes]) + 0.01
-    xs = np.linspace(lo, hi, grid)
-    var = sigma_squared * max(1.0, hi - lo)
-    dens = np.zeros(grid)
-    for t, w in zip(nodes, weights, strict=True):
-        g = np.exp(-((xs[:, None] - t[None, :]) ** 2) / (2 * var)) / np.sqrt(2 * np.pi * var)
-        dens += g @ w
-    dens /= runs
-    dens /= dens.sum() * (xs[1] - xs[0])
-    width = max(len(t) for t in nodes)
-    pad = [np.pad(a, (0, width - len(a)), constant_values=np.nan) for a in nodes]
-    padw = [np.pad(a, (0, width - len(a))) for a in weights]
-    return DensityResult(xs, dens, np.array(pad), np.array(padw))
-
-
-# ---- classifying a point ----------------------------------------------------
-
-LANCZOS_K = 6            # eigenvalues from each end that classify asks of Lanczos
-SCALE_FLOOR = float(np.finfo(float).eps)  # the curvature scale where the Hessian vanishes
-
-
 def _where(x: Tree) -> str:
     """``x`` for an error message: its entries, summarized when there are many."""
     return np.array2string(flatten(x), precision=6, threshold=8, separator=", ")
 
 
-def _kind(grad_norm: float, lam_min: float, lam_max: float, tol_grad: float,
-          tol_eig: float) -> str:
-    """DESIGN's rule: it needs only the extreme eigenvalues, so dense and Lanczos agree."""
-    if grad_norm > tol_grad:
-        return "not critical"
-    if lam_min < -tol_eig and lam_max > tol_eig:
-        return "saddle"  # curvature of both signs, whatever else is flat
-    if lam_min > tol_eig:
-        return "minimum"
-    if lam_max < -tol_eig:
-        return "maximum"
-    return "degenerate"  # an extreme eigenvalue within tol_eig of 0, the rest one sign
-
-
-def classify(f: Callable[[Any], Any], x: Tree, tol: float | None = None,
-             scale: float | None = None, method: str = "auto", seed: int = 0
-             ) -> CriticalPoint:
-    """What kind of point ``x`` is for ``f``: minimum, maximum, saddle, degenerate or not critical.
-
-    The rule (DESIGN, Curvature) uses only the extreme eigenvalues
-    ``lambda_min`` and ``lambda_max``, so dense and Lanczos agree:
-    ``grad_norm > tol_grad`` is ``'not critical'``; ``lambda_min < -tol_eig``
-    and ``lambda_max > tol_eig`` is ``'saddle'``, however many other
-    directions are flat (x**2 - y**2 + z**4 at 0); otherwise an eigenvalue
-    within ``tol_eig`` of 0 is ``'degenerate'`` (second order cannot decide:
-    x**4, x**2 + y**4, y**4 - x**2); otherwise the common sign decides.
-
-    Tolerances are relative to the spectrum's scale and reported back:
-    ``s = max(|lambda_min|, |lambda_max|, scale, eps)``, ``tol_eig = tol * s``,
-    ``tol_grad = tol_eig * max(1, |x|_inf)`` (``tol`` defaults to 1e-6).
-    ``eps`` (machine epsilon, :data:`SCALE_FLOOR`) is the floor where the
-    Hessian vanishes, so neither tolerance is ever zero.  ``scale``, when
-    given, is a reference curvature of ``f`` (e.g. its typical
-    ``max |eigenvalue|`` over a region): near a degenerate point the local
-    spectrum alone is tiny, and only a reference scale can tell that it is.
-
-    Parameters
-    ----------
-    method : {'auto', 'dense', 'lanczos'}
-        As in :func:`hessian_eigs`.  Dense reports every eigenpair; Lanczos
-        the :data:`LANCZOS_K` at each end of the spectrum.
-    seed : int
-        Seed of Lanczos's random start vector.
-
-    Raises
-    ------
-    ValueError
-        Where f, its gradient or its Hessian is not finite (the message says
-        which), or for a bad ``tol``, ``scale`` or ``method``.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> import microgd as mg
-    >>> cp = mg.classify(lambda v: v[0] ** 2 - v[1] ** 2 + v[2] ** 4, np.zeros(3))
-    >>> cp.kind, cp.eigenvalues.tolist(), cp.escape_direction.tolist()
-    ('saddle', [-2.0, 0.0, 2.0], [0.0, 1.0, 0.0])
-    """
-    rel = 1e-6 if tol is None else float(tol)
-    if not 0 < rel < np.inf:
-        raise ValueError(f"classify: tol must be positive and finite, got {tol}")
-    ref = 0.0 if scale is None else float(scale)
-    if not 0 <= ref < np.inf:
-        raise ValueError(f"classify: scale must be non-negative and finite, got {scale}")
-    op = HessianOperator(f, x)
-    if op.n == 0:
-        raise ValueError("classify: x has no entries")
-    method = _resolve_method(method, op.n, "classify")
-    value = float(op.value.item())
-    if not np.isfinite(value):
-        raise ValueError(f"classify: f is {value} at x = {_where(x)}")
-    g = flatten(op.grad)
-    bad = ~np.isfinite(g)
-    if bad.any():
-        what = " and ".join(sorted({str(v) for v in g[bad]}))
-        raise ValueError(f"classify: the gradient of f is not finite at x = {_where(x)} "
-                         f"({what} in {int(bad.sum())} of {g.size} entries)")
-    k = op.n if method == "dense" else min(LANCZOS_K, op.n)
-    values, rows, residuals, converged, method = _spectrum(
-        op, k, "both", method, 1e-10, np.random.default_rng(seed), where="classify")
-    if not converged:
-        warnings.warn(f"classify: Lanczos did not converge (largest residual "
-                      f"{residuals.max():.3g}); the extreme eigenvalues, and so the kind, "
-                      f"are uncertain by about that much", RuntimeWarning, stacklevel=2)
-    lam_min, lam_max = float(values[0]), float(values[-1])
-    s = max(abs(lam_min), abs(lam_max), ref, SCALE_FLOOR)
-    tol_eig = rel * s
-    tol_grad = tol_eig * max(1.0, float(np.abs(flatten(x)).max()))
-    grad_norm = float(np.linalg.norm(g))
-    escape = None
-    if lam_min < -tol_eig:
-        e = rows[0] / np.linalg.norm(rows[0])
-        e = e if e[np.argmax(np.abs(e))] > 0 else -e  # a fixed sign, for reproducible output
-        escape = _shape_rows(e[None], x)[0]
-    return CriticalPoint(
-        x=x, kind=_kind(grad_norm, lam_min, lam_max, tol_grad, tol_eig), value=value,
-        grad_norm=grad_norm, eigenvalues=values, eigenvectors=_shape_rows(rows, x),
-        tol_grad=tol_grad, tol_eig=tol_eig, escape_direction=escape,
-    )
+# Names that live in modules built on this one, importable from here as before.
+_MOVED = {"find_critical_points": "microgd.critical", "hessian_trace": "microgd.estimators",
+          **dict.fromkeys(["CriticalPoint", "classify", "KINDS", "LANCZOS_K", "FLAT_STEPS",
+                           "GRAD_ZERO_RTOL", "SCALE_FLOOR"], "microgd.classification"),
+          "hessian_density": "microgd.estimators", "hessian_diagonal": "microgd.estimators",
+          "TraceResult": "microgd.estimators", "DensityResult": "microgd.estimators",
+          "DiagonalResult": "microgd.estimators"}
 
 
 def __getattr__(name: str) -> Any:
-    # find_critical_points lives in microgd.critical, which builds on this module.
-    if name == "find_critical_points":
-        from microgd.critical import find_critical_points
-        return find_critical_points
+    if name in _MOVED:
+        import importlib
+        return getattr(importlib.import_module(_MOVED[name]), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

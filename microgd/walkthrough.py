@@ -47,7 +47,7 @@ from typing import Any
 import numpy as np
 
 from microgd import optim
-from microgd.curvature import classify
+from microgd.classification import classify
 from microgd.lessons import (
     BUMPY_GLOBAL_MIN,
     BUMPY_LOCAL_MIN,

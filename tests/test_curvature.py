@@ -6,6 +6,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import microgd as mg
+import microgd.classification as classification
 import microgd.curvature as curvature
 
 
@@ -350,7 +351,7 @@ def test_classify_builds_one_hessian_operator(monkeypatch, n, method):
             built.append(1)
             super().__init__(*args, **kwargs)
 
-    monkeypatch.setattr(curvature, "HessianOperator", Counting)
+    monkeypatch.setattr(classification, "HessianOperator", Counting)  # where classify lives
     cp = mg.classify(lambda v: (v ** 2).sum() - 3 * v[0] ** 2, np.zeros(n), method=method)
     assert cp.kind == "saddle" and len(built) == 1
     # the Lanczos eigenvectors come back shaped like x, one row per eigenvalue

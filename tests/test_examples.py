@@ -40,7 +40,8 @@ def test_saddle_escape_network(capsys):
 
 LESSONS = ["exhaustive_search", "divide_and_conquer", "gradient_descent", "sgd_vs_minibatch",
            "ema_smoothing", "learning_rate", "minima_vs_saddles", "saddle_escape", "momentum",
-           "initialization", "mlp_classifier", "optimizer_races", "why_momentum_works"]
+           "initialization", "mlp_classifier", "optimizer_races", "why_momentum_works",
+           "escaping_saddles"]
 
 
 @pytest.mark.parametrize("name", LESSONS)
@@ -282,6 +283,33 @@ def test_why_momentum_works_lesson_13(tmp_path):
                                  1000.0: {"GD": 6908, "momentum": 315}}
     (png,) = r["pictures"]
     assert is_png(png, "why_momentum_works.png")
+
+
+def test_escaping_saddles_lesson_15(tmp_path):
+    r = load("escaping_saddles").main(verbose=False, out=tmp_path)
+    p = r["perturbed"]
+    assert p["kind"] == "saddle" and not p["gd_at_moved"]
+    assert p["gd_at"]["losses"].max() == p["gd_at"]["losses"].min() == 0.0
+    assert p["kicks"][0] == 0 and p["steps_gd_near"] == 222 and p["steps_pgd"] == 98
+    assert p["pgd"]["losses"].min() < -0.25 + 1e-6
+    n = r["newton"]
+    assert n["newton"]["losses"].tolist() == [4.0] + [0.0] * 6
+    np.testing.assert_allclose(n["sfn"]["losses"], [4.0] + [-(4.0 ** k) for k in range(1, 7)])
+    assert n["newton_kind"] == "saddle" and np.abs(n["newton_walled"]["path"][-1]).max() < 1e-12
+    assert n["sfn_kind"] == "minimum"
+    np.testing.assert_allclose(n["sfn_walled"]["path"][-1], [0.0, np.sqrt(2)], atol=1e-10)
+    a = r["autoencoder"]
+    assert a["kind"] == "saddle" and a["gd_loss"] == a["saddle_loss"] == 7.5
+    assert abs(a["pgd_best"] - a["minimum"]) < 1e-6 and a["minimum"] == 1.5
+    (png,) = r["pictures"]
+    assert is_png(png, "escaping_saddles.png")
+
+
+def test_linear_autoencoder_example(capsys):
+    r = load("linear_autoencoder").main(verbose=True, starts=20)
+    assert all(row["kind"] == row["expected_kind"] for row in r["analytic"])
+    assert r["max_loss_error"] <= 1e-8 and r["wrong_kinds"] == []
+    assert "largest |loss - analytic|" in capsys.readouterr().out
 
 
 def test_optimizer_races_write_nothing_without_out(tmp_path, monkeypatch):

@@ -715,10 +715,13 @@ def test_optim_modules_import_the_base_not_the_package():
 
 
 def test_every_optimizer_is_importable_from_the_package():
-    from microgd.optim import adaptive, base, sgd
+    from microgd.optim import adaptive, base, newton, perturbed, sgd
 
     assert sorted(optim.__all__) == sorted(
-        ["Optimizer", *sgd.__all__, *adaptive.__all__, "schedules"])
+        ["Optimizer", *sgd.__all__, *adaptive.__all__, *perturbed.__all__, *newton.__all__,
+         "schedules"])
+    assert [optim.PerturbedGD, optim.Newton, optim.SaddleFreeNewton] == [
+        perturbed.PerturbedGD, newton.Newton, newton.SaddleFreeNewton]
     assert optim.Optimizer is base.Optimizer
     assert [optim.GD, optim.SGD, optim.Nesterov, optim.Momentum] == [
         sgd.GD, sgd.SGD, sgd.Nesterov, sgd.Momentum]

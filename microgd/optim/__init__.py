@@ -7,7 +7,10 @@ loss, ``backward()``, ``step()``.  ``SGD``, ``Nesterov``, ``Adam``, ``AdamW``,
 classes of the same name step for step; ``GD`` and ``Momentum`` are the
 textbook rules.  The base class is in :mod:`microgd.optim.base`, the
 gradient-descent family in :mod:`microgd.optim.sgd`, the adaptive rules in
-:mod:`microgd.optim.adaptive` and the learning-rate schedules in
+:mod:`microgd.optim.adaptive`, perturbed gradient descent (Jin et al. 2017)
+in :mod:`microgd.optim.perturbed`, Newton and saddle-free Newton (Dauphin et
+al. 2014), whose ``step(closure)`` re-evaluates the loss, in
+:mod:`microgd.optim.newton`, and the learning-rate schedules in
 :mod:`microgd.optim.schedules`; import them all from ``microgd.optim``.
 
 Examples
@@ -29,9 +32,11 @@ True
 from microgd.optim import schedules
 from microgd.optim.adaptive import AdaGrad, Adam, AdamW, RMSProp
 from microgd.optim.base import Optimizer
+from microgd.optim.newton import Newton, SaddleFreeNewton
+from microgd.optim.perturbed import PerturbedGD
 from microgd.optim.sgd import GD, SGD, Momentum, Nesterov
 
 __all__ = [
-    "GD", "SGD", "AdaGrad", "Adam", "AdamW", "Momentum", "Nesterov", "Optimizer", "RMSProp",
-    "schedules",
+    "GD", "SGD", "AdaGrad", "Adam", "AdamW", "Momentum", "Nesterov", "Newton", "Optimizer",
+    "PerturbedGD", "RMSProp", "SaddleFreeNewton", "schedules",
 ]

@@ -54,6 +54,19 @@ def _real(owner: str, name: str, value: Any, *, lo: float | None = None,
     return v
 
 
+def _integer(owner: str, name: str, value: Any, *, lo: int | None = None) -> int:
+    """``value`` as a Python int (a 0-d integer array read back from ``.npz`` too), ``>= lo``."""
+    is_int = isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
+    is_0d = isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "iu"
+    if not (is_int or is_0d):
+        raise TypeError(f"{owner}: {name} must be an integer, got {value!r} "
+                        f"({type(value).__name__})")
+    v = int(value)
+    if lo is not None and v < lo:
+        raise ValueError(f"{owner}: {name} must be >= {lo}, got {v}")
+    return v
+
+
 def _flag(owner: str, name: str, value: Any) -> bool:
     ok = isinstance(value, (bool, np.bool_)) or (
         isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype == bool)
@@ -229,6 +242,19 @@ class Optimizer:
         Every gradient is checked first: a gradient of the wrong shape raises
         ValueError naming the parameter, and nothing is updated.
         """
+        for i, p, g in self._grads_to_apply():
+            st = self.state[i]
+            st["step"] += 1
+            w = np.asarray(p.data)
+            new = self._update(w, g, st)
+            if _fresh(new, w, g, st, p):
+                p._set(new)  # the update built a new array: take it without a second copy
+            else:
+                p.assign(new)  # it may alias w, g or the state: copy, cast and check
+
+    def _grads_to_apply(self) -> list[tuple[int, Value, np.ndarray]]:
+        """``(index, parameter, gradient in its dtype)`` of every parameter with a gradient,
+        all checked before any is used (the check :meth:`step` documents)."""
         owner = type(self).__name__
         todo = []
         for i, p in enumerate(self.params):
@@ -242,15 +268,7 @@ class Optimizer:
                 raise TypeError(f"{owner}.step: params[{i}].grad has dtype {g.dtype}, not a "
                                 "number type; no parameter was updated")
             todo.append((i, p, g.astype(p.dtype, copy=False)))
-        for i, p, g in todo:
-            st = self.state[i]
-            st["step"] += 1
-            w = np.asarray(p.data)
-            new = self._update(w, g, st)
-            if _fresh(new, w, g, st, p):
-                p._set(new)  # the update built a new array: take it without a second copy
-            else:
-                p.assign(new)  # it may alias w, g or the state: copy, cast and check
+        return todo
 
     # -- saving and loading --------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:

@@ -228,6 +228,8 @@ def tile(A: Any, reps: Any) -> Value:
     """
     x = as_constant(A)
     r = np.atleast_1d(np.asarray(reps))
+    if r.shape == (0,):
+        r = r.astype(np.intp)  # `()` is an empty float64 array
     if r.dtype.kind not in "iu" or r.ndim != 1:
         raise TypeError(f"tile: reps must be an int or a sequence of ints, got {reps!r}")
     if (r < 0).any():
@@ -276,6 +278,8 @@ def pad(array: Any, pad_width: Any, mode: str = "constant", **kwargs: Any) -> Va
     if (widths < 0).any():
         raise ValueError(f"pad: pad_width may not be negative, got {pad_width!r}")
     shape = tuple(int(b + n + e) for (b, e), n in zip(widths, x.shape, strict=True))
+    if x.ndim == 0 and mode in ("constant", *_GATHER_MODES):
+        return ops.getitem(x, index=())  # nothing to pad (np.pad returns a copy)
     if mode == "constant":
         values = kwargs.pop("constant_values", 0)
         if kwargs:
@@ -301,7 +305,7 @@ def pad(array: Any, pad_width: Any, mode: str = "constant", **kwargs: Any) -> Va
         # of the positions 0..n-1 (these modes treat the axes independently).
         picks = [np.pad(np.arange(n), (int(b), int(e)), mode=mode)  # type: ignore[call-overload]
                  for (b, e), n in zip(widths, x.shape, strict=True)]
-        return ops.getitem(x, index=np.ix_(*picks)) if picks else ops.getitem(x, index=())
+        return ops.getitem(x, index=np.ix_(*picks))
     raise ValueError(f"pad: mode {mode!r} is not supported on microgd Values; supported: "
                      f"'constant', {', '.join(repr(m) for m in _GATHER_MODES)}")
 

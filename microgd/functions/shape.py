@@ -29,7 +29,7 @@ __all__ = ["array", "astype", "atleast_1d", "atleast_2d", "atleast_3d", "expand_
 # ---- helpers the shape families share ---------------------------------------------
 
 
-def axes_of(name: str, axis: Any, ndim: int, what: str = "axis") -> tuple[int, ...]:
+def axes_of(name: str, axis: Any, ndim: int, what: str | None = None) -> tuple[int, ...]:
     """``axis`` (an int or a sequence of ints) as non-negative axes of an ``ndim``-d array.
 
     Raises ``numpy.exceptions.AxisError`` (a ``ValueError`` and an
@@ -246,6 +246,8 @@ def rot90(m: Any, k: int = 1, axes: Sequence[int] = (0, 1)) -> Value:
 
 def _ints(name: str, what: str, value: Any) -> int | tuple[int, ...]:
     arr = np.asarray(as_array(value))
+    if arr.shape == (0,):
+        return ()  # `()` is an empty float64 array
     if arr.dtype.kind not in "iu" or arr.ndim > 1:
         raise TypeError(f"{name}: {what} must be an int or a sequence of ints, got {value!r}")
     return int(arr) if arr.ndim == 0 else tuple(int(i) for i in arr)

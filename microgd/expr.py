@@ -13,8 +13,14 @@ The grammar
 - variables: identifiers such as ``x``, ``w1`` or ``theta`` (not starting with
   ``__``, not one of the function names);
 - ``+  -  *  /  **``, unary ``-`` and ``+``, parentheses;
-- calls, by plain name, of ``exp log sqrt sin cos tanh sigmoid relu abs``
-  (one argument) and ``max min`` (two arguments: elementwise maximum/minimum).
+- ``%`` (``x % y`` is ``mod(x, y)``, the sign of ``y`` as in NumPy and Python);
+- calls, by plain name, of the elementwise functions of :mod:`microgd`
+  (``exp exp2 expm1 log log2 log10 log1p sqrt square reciprocal``, the
+  trigonometric and hyperbolic functions and their inverses, ``sigmoid relu
+  softplus elu gelu leaky_relu abs sign floor ceil round sinc deg2rad
+  rad2deg``; one argument), ``max min`` (elementwise maximum/minimum),
+  ``logaddexp logaddexp2 arctan2 hypot fmax fmin mod`` (two arguments), and
+  ``sum`` of one or more arguments.
 
 Limits
 ------
@@ -55,8 +61,8 @@ from microgd import functions as F
 from microgd.value import Value
 
 __all__ = [
-    "FUNCTIONS", "MAX_DEPTH", "MAX_EXPONENT", "MAX_LENGTH", "Expression", "ExpressionError",
-    "parse",
+    "FUNCTIONS", "MAX_DEPTH", "MAX_EXPONENT", "MAX_LENGTH", "VARIADIC", "Expression",
+    "ExpressionError", "parse",
 ]
 
 MAX_LENGTH = 10_000
@@ -68,18 +74,27 @@ MAX_DEPTH = 100
 MAX_EXPONENT = 1000
 """Largest accepted absolute value of a constant exponent."""
 
+def _sum_of(*xs: Any) -> Value:
+    return F.sum(F.stack(xs))
+
+
+_ONE = [
+    "exp", "exp2", "expm1", "log", "log2", "log10", "log1p", "sqrt", "square", "reciprocal",
+    "sin", "cos", "tan", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh", "arcsinh",
+    "arccosh", "arctanh", "sigmoid", "relu", "softplus", "elu", "gelu", "leaky_relu", "abs",
+    "sign", "floor", "ceil", "round", "sinc", "deg2rad", "rad2deg"
+]
+_TWO = {"max": F.maximum, "min": F.minimum, "logaddexp": F.logaddexp,
+        "logaddexp2": F.logaddexp2, "arctan2": F.arctan2, "hypot": F.hypot, "fmax": F.fmax,
+        "fmin": F.fmin, "mod": F.mod}
+
+VARIADIC = -1
+"""The arity of a function of one or more arguments (``sum(x, y, z)``)."""
+
 FUNCTIONS: dict[str, tuple[int, Callable[..., Value]]] = {
-    "exp": (1, F.exp),
-    "log": (1, F.log),
-    "sqrt": (1, F.sqrt),
-    "sin": (1, F.sin),
-    "cos": (1, F.cos),
-    "tanh": (1, F.tanh),
-    "sigmoid": (1, F.sigmoid),
-    "relu": (1, F.relu),
-    "abs": (1, F.abs),
-    "max": (2, F.maximum),
-    "min": (2, F.minimum),
+    **{name: (1, getattr(F, name)) for name in _ONE},
+    **{name: (2, fn) for name, fn in _TWO.items()},
+    "sum": (VARIADIC, _sum_of),
 }
 """The callable names: ``name -> (number of arguments, microgd function)``."""
 
@@ -89,14 +104,16 @@ _BINARY: dict[type[ast.operator], Callable[[Any, Any], Any]] = {
     ast.Mult: operator.mul,
     ast.Div: operator.truediv,
     ast.Pow: operator.pow,
+    ast.Mod: operator.mod,
 }
 
 # A left operand continuing a chain of the same precedence (a + b - c, a * b / c)
 # does not nest one level deeper: long sums are long, not deep.
-_GROUP: dict[type[ast.operator], int] = {ast.Add: 1, ast.Sub: 1, ast.Mult: 2, ast.Div: 2}
+_GROUP: dict[type[ast.operator], int] = {ast.Add: 1, ast.Sub: 1, ast.Mult: 2, ast.Div: 2,
+                                         ast.Mod: 2}
 
 _OPERATOR_SYMBOLS: dict[type, str] = {
-    ast.FloorDiv: "//", ast.Mod: "%", ast.MatMult: "@", ast.LShift: "<<", ast.RShift: ">>",
+    ast.FloorDiv: "//", ast.MatMult: "@", ast.LShift: "<<", ast.RShift: ">>",
     ast.BitOr: "|", ast.BitXor: "^", ast.BitAnd: "&", ast.Not: "not", ast.Invert: "~",
 }
 
@@ -595,7 +612,10 @@ def _check_call(node: ast.Call, where: _Locator) -> None:
         if isinstance(arg, ast.Starred):
             raise where.error("'*' unpacking is not allowed", arg)
     arity = FUNCTIONS[name][0]
-    if len(node.args) != arity:
+    if arity == VARIADIC:
+        if not node.args:
+            raise where.error(f"{name}() takes at least 1 argument, got 0", func)
+    elif len(node.args) != arity:
         plural = "" if arity == 1 else "s"
         raise where.error(f"{name}() takes {arity} argument{plural}, got {len(node.args)}",
                           func)

@@ -347,6 +347,12 @@ class Value:
     def __rpow__(self, other: Any) -> Value:
         return _record(_ops.pow, (other, self))
 
+    def __mod__(self, other: Any) -> Value:
+        return _record(_ops.mod, (self, other))
+
+    def __rmod__(self, other: Any) -> Value:
+        return _record(_ops.mod, (other, self))
+
     def __matmul__(self, other: Any) -> Value:
         return _record(_ops.matmul, (self, other))
 
@@ -424,6 +430,7 @@ class Value:
     swapaxes: Callable[..., Value]
     repeat: Callable[..., Value]
     take: Callable[..., Value]
+    round: Callable[..., Value]  # v.round(decimals); Python's round(v) still gives a number
 
     def sort(self, axis: int = -1, kind: str | None = None, order: Any = None) -> None:
         """Sort in place along ``axis`` and return None, as ``ndarray.sort``.

@@ -317,7 +317,7 @@ BAD_INPUT = [
     (["classify", "log(x)", "--at", "0"], "is -inf at x = 0"),
     (["classify", "2 + 3", "--at", "0"], "no variables"),
     (["classify", "sqrt(x)", "--at", "0"], "not twice differentiable at x = 0"),
-    (["classify", "x % 2", "--at", "0"], "the operator '%' is not allowed (at column 3)"),
+    (["classify", "x // 2", "--at", "0"], "the operator '//' is not allowed (at column 3)"),
     (["classify", "@no-such-file.txt", "--at", "0"], "does not exist"),
     (["classify", "@", "--at", "0"], "'@' must be followed by a file name"),
     (["classify", "--at", "0"], "EXPR is missing"),

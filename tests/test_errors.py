@@ -56,8 +56,8 @@ def test_unsupported_numpy_functions_are_named():
     v = Value(np.ones(3))
     with pytest.raises(TypeError, match=r"numpy\.cumsum is not supported"):
         np.cumsum(v)
-    with pytest.raises(TypeError, match=r"numpy\.arctan is not supported"):
-        np.arctan(v)
+    with pytest.raises(TypeError, match=r"numpy\.spacing is not supported"):
+        np.spacing(v)
     with pytest.raises(TypeError, match=r"numpy\.add\.reduce is not supported"):
         np.add.reduce(v)
     with pytest.raises(TypeError, match=r"numpy\.exp with out= is not supported"):

@@ -19,6 +19,7 @@ from microgd.expr import (
     MAX_DEPTH,
     MAX_EXPONENT,
     MAX_LENGTH,
+    VARIADIC,
     Expression,
     ExpressionError,
     parse,
@@ -199,7 +200,8 @@ REJECTED = [
     ("max(x)", "max() takes 2 arguments, got 1", 1),
     ("__x + 1", "names may not start with '__'", 1),
     ("x + __builtins__", "'__builtins__' is not allowed", 5),
-    ("x % 2", "the operator '%'", 3),
+    ("sum()", "sum() takes at least 1 argument, got 0", 1),
+    ("sum(*x)", "'*' unpacking is not allowed", 5),
     ("x // 2", "the operator '//'", 3),
     ("x @ y", "the operator '@'", 3),
     ("x ^ y", "the operator '^'", 3),
@@ -386,8 +388,32 @@ def test_variable_exponents_are_allowed() -> None:
 
 
 def test_the_function_table() -> None:
-    assert set(FUNCTIONS) == {"exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "relu",
-                              "abs", "max", "min"}
+    # every name is microgd's own function (or a sum of several), none is Python's
+    import microgd as mg
+
+    one = {name for name, (n, _) in FUNCTIONS.items() if n == 1}
+    assert {"exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "relu", "abs", "log1p",
+            "expm1", "arctanh", "softplus", "sinc", "round"} <= one
+    for name in one:
+        assert FUNCTIONS[name][1] is getattr(mg, name), name
+    assert {name for name, (n, _) in FUNCTIONS.items() if n == 2} == {
+        "max", "min", "logaddexp", "logaddexp2", "arctan2", "hypot", "fmax", "fmin", "mod"}
+    assert {name for name, (n, _) in FUNCTIONS.items() if n == VARIADIC} == {"sum"}
+
+
+def test_the_elementwise_names_sum_and_mod_evaluate_and_differentiate() -> None:
+    e = parse("sum(x, y ** 2, 3) + hypot(x, y) + x % 2 + log1p(x) - logaddexp(x, y)")
+    x, y = 0.5, 2.0
+    want = (x + y ** 2 + 3 + math.hypot(x, y) + x % 2 + math.log1p(x)
+            - math.log(math.exp(x) + math.exp(y)))
+    assert e({"x": x, "y": y}).item() == pytest.approx(want, rel=1e-14)
+    gx, gy = mg.grad(e.to_function())(np.array([x, y]))
+    sx = 1 / (1 + math.exp(y - x))
+    assert gx == pytest.approx(1 + x / math.hypot(x, y) + 1 + 1 / (1 + x) - sx, rel=1e-12)
+    assert gy == pytest.approx(2 * y + y / math.hypot(x, y) - (1 - sx), rel=1e-12)
+    assert parse("7 % 3 + 0 * x")({"x": 0.0}).item() == 1.0        # folded as a constant
+    assert parse("x % y")({"x": -7.0, "y": 3.0}).item() == 2.0      # the sign of y, as NumPy
+    assert parse("sum(x)")({"x": 4.0}).item() == 4.0
 
 
 def test_repr() -> None:
@@ -401,8 +427,13 @@ _PY_FUNCTIONS: dict[str, Callable[..., float]] = {
     "exp": math.exp, "log": math.log, "sqrt": math.sqrt, "sin": math.sin, "cos": math.cos,
     "tanh": math.tanh, "sigmoid": lambda v: 1.0 / (1.0 + math.exp(-v)),
     "relu": lambda v: max(v, 0.0), "abs": abs, "max": max, "min": min,
+    "tan": math.tan, "sinh": math.sinh, "cosh": math.cosh, "arctan": math.atan,
+    "arcsinh": math.asinh, "log1p": math.log1p, "expm1": math.expm1, "exp2": lambda v: 2.0 ** v,
+    "log2": math.log2, "log10": math.log10, "square": lambda v: v * v, "floor": math.floor,
+    "ceil": math.ceil,
 }
-_UNARY = [name for name, (n, _) in FUNCTIONS.items() if n == 1]
+# the one-argument names that Python's math module can check
+_UNARY = [name for name, (n, _) in FUNCTIONS.items() if n == 1 and name in _PY_FUNCTIONS]
 _OPS = ["+", "-", "*", "/"]
 
 

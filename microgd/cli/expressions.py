@@ -391,8 +391,9 @@ def _add_graph(sub: argparse._SubParsersAction[_Parser]) -> None:
 
 def _expression_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("expression", nargs="?", metavar="EXPR",
-                   help="a formula such as 'x**2 - y**2' (numbers, variables, + - * / **, "
-                        "exp log sqrt sin cos tanh sigmoid relu abs max min), or @FILE")
+                   help="a formula such as 'x**2 - y**2' (numbers, variables, + - * / ** %%, "
+                        "the elementwise functions exp log sqrt sin cos tanh ... max min "
+                        "hypot ..., sum/prod/norm of several arguments), or @FILE")
     p.add_argument("--expr", dest="expr_option", metavar="EXPR", default=None,
                    help="the expression as an option (for one that starts with '-'; "
                         "done for you when EXPR starts with '-')")

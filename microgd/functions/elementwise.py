@@ -8,6 +8,8 @@ to these, so ``np.exp(v)`` on a Value is ``mg.exp(v)``; ``METHODS`` are also
 
 from __future__ import annotations
 
+import math
+import operator
 from typing import Any
 
 import numpy as np
@@ -17,7 +19,12 @@ from microgd.functions._common import reject, unary
 from microgd.value import Value, as_array, as_constant
 
 __all__ = ["abs", "clip", "cos", "exp", "log", "maximum", "minimum", "relu", "sigmoid", "sin",
-           "sqrt", "tanh", "where"]
+           "sqrt", "tanh", "where",
+           "tan", "arcsin", "arccos", "arctan", "sinh", "cosh", "arcsinh", "arccosh", "arctanh",
+           "exp2", "expm1", "log2", "log10", "log1p", "logaddexp", "logaddexp2", "square",
+           "reciprocal", "fabs", "sign", "floor", "ceil", "round", "arctan2", "hypot", "fmax",
+           "fmin", "mod", "remainder", "sinc", "deg2rad", "rad2deg",
+           "softplus", "leaky_relu", "elu", "gelu"]
 
 exp = unary(ops.exp, "Elementwise e**x.")
 log = unary(ops.log, "Elementwise natural logarithm.")
@@ -51,6 +58,305 @@ def where(cond: Any, a: Any, b: Any) -> Value:
     return ops.where(a if isinstance(b, Value) else as_constant(a), b, cond=cond)
 
 
+# ---- the NumPy vocabulary: functions of one array ------------------------------------
+
+tan = unary(ops.tan, "Elementwise tangent.")
+arcsin = unary(ops.arcsin, "Elementwise inverse sine, for x in [-1, 1].")
+arccos = unary(ops.arccos, "Elementwise inverse cosine, for x in [-1, 1].")
+arctan = unary(ops.arctan, "Elementwise inverse tangent.")
+sinh = unary(ops.sinh, "Elementwise hyperbolic sine.")
+cosh = unary(ops.cosh, "Elementwise hyperbolic cosine.")
+arcsinh = unary(ops.arcsinh, "Elementwise inverse hyperbolic sine (its derivative "
+                             "1 / hypot(x, 1) never overflows).")
+arccosh = unary(ops.arccosh, "Elementwise inverse hyperbolic cosine, for x >= 1 (NaN below, "
+                             "as NumPy; the derivative is inf at 1).")
+arctanh = unary(ops.arctanh, "Elementwise inverse hyperbolic tangent, for |x| < 1 "
+                             "(+-inf at +-1 and NaN beyond, as NumPy).")
+exp2 = unary(ops.exp2, "Elementwise 2**x.")
+log2 = unary(ops.log2, "Elementwise base-2 logarithm.")
+log10 = unary(ops.log10, "Elementwise base-10 logarithm.")
+floor = unary(ops.floor, "Elementwise floor; its derivative is 0 everywhere (as PyTorch, JAX).")
+ceil = unary(ops.ceil, "Elementwise ceiling; its derivative is 0 everywhere (as PyTorch, JAX).")
+
+
+def expm1(x: Any) -> Value:
+    """Elementwise ``exp(x) - 1``, accurate for small ``x`` (where ``exp(x) - 1`` cancels).
+
+    Examples
+    --------
+    >>> import microgd as mg
+    >>> float(mg.expm1(1e-20).data)
+    1e-20
+    """
+    return ops.expm1(as_constant(x))
+
+
+def log1p(x: Any) -> Value:
+    """Elementwise ``log(1 + x)``, accurate for small ``x`` (where ``1 + x`` rounds).
+
+    Examples
+    --------
+    >>> import microgd as mg
+    >>> x = mg.Value(1e-20)
+    >>> y = mg.log1p(x)
+    >>> y.backward()
+    >>> float(y.data), float(x.grad)
+    (1e-20, 1.0)
+    """
+    return ops.log1p(as_constant(x))
+
+
+def square(x: Any) -> Value:
+    """Elementwise ``x * x``."""
+    x = as_constant(x)
+    return x * x
+
+
+def reciprocal(x: Any) -> Value:
+    """Elementwise ``1 / x``."""
+    return 1.0 / as_constant(x)
+
+
+def fabs(x: Any) -> Value:
+    """Elementwise ``|x|`` (NumPy's float ``abs``); its derivative at 0 is taken as 0."""
+    return ops.abs(as_constant(x))
+
+
+def sign(x: Any) -> Value:
+    """Elementwise sign (-1, 0 or 1); its derivative is 0 everywhere (as PyTorch, JAX).
+
+    Examples
+    --------
+    >>> import microgd as mg
+    >>> x = mg.Value([-2.0, 0.0, 3.0])
+    >>> (mg.sign(x) * x).sum().backward()     # |x|, with sign(x) held constant
+    >>> x.grad.tolist()
+    [-1.0, 0.0, 1.0]
+    """
+    return ops.sign(as_constant(x))
+
+
+def round(x: Any, decimals: int = 0) -> Value:
+    """Round to ``decimals`` decimals (halves to even), as ``numpy.round``; derivative 0.
+
+    Also ``numpy.round(v)``, ``numpy.around(v)`` and the method ``v.round()``.
+    Python's ``round(v)`` on a one-element Value still gives a Python number.
+
+    Examples
+    --------
+    >>> import microgd as mg
+    >>> mg.round([0.5, 1.5, 2.675], 0).data.tolist()
+    [0.0, 2.0, 3.0]
+    """
+    try:
+        decimals = operator.index(decimals)
+    except TypeError:
+        raise TypeError(f"round: decimals must be an integer, got {decimals!r}") from None
+    return ops.round(as_constant(x), decimals=decimals)
+
+
+def sinc(x: Any) -> Value:
+    """Elementwise ``sin(pi x) / (pi x)`` and 1 at 0, as ``numpy.sinc``.
+
+    Derivatives of every order are exact and smooth through 0 (first 0,
+    second ``-pi**2 / 3`` there), with no 0/0 and no cancellation near it.
+
+    Examples
+    --------
+    >>> import math
+    >>> import microgd as mg
+    >>> d2 = mg.grad(mg.grad(mg.sinc))(0.0)
+    >>> math.isclose(d2, -math.pi ** 2 / 3, rel_tol=1e-12)
+    True
+    """
+    return ops.sinc(as_constant(x), n=0)
+
+
+def deg2rad(x: Any) -> Value:
+    """Degrees to radians, ``x * pi / 180``."""
+    return as_constant(x) * (math.pi / 180.0)
+
+
+def rad2deg(x: Any) -> Value:
+    """Radians to degrees, ``x * 180 / pi``."""
+    return as_constant(x) * (180.0 / math.pi)
+
+
+# ---- functions of two arrays, under broadcasting ------------------------------------
+
+
+def _pair(a: Any, b: Any) -> tuple[Any, Any]:
+    # At least one Value, so the result is one; numbers and arrays stay constants.
+    return (a if isinstance(b, Value) else as_constant(a)), b
+
+
+def logaddexp(a: Any, b: Any) -> Value:
+    """``log(exp(a) + exp(b))`` elementwise, without overflow or underflow.
+
+    Its gradient is ``sigmoid(a - b)`` for ``a`` (and ``sigmoid(b - a)`` for ``b``).
+
+    Examples
+    --------
+    >>> import microgd as mg
+    >>> a = mg.Value(1000.0)
+    >>> y = mg.logaddexp(a, 1000.0)
+    >>> y.backward()
+    >>> f"{float(y.data):.6f}", float(a.grad)
+    ('1000.693147', 0.5)
+    """
+    return ops.logaddexp(*_pair(a, b))
+
+
+def logaddexp2(a: Any, b: Any) -> Value:
+    """``log2(2**a + 2**b)`` elementwise, without overflow or underflow."""
+    return ops.logaddexp2(*_pair(a, b))
+
+
+def arctan2(a: Any, b: Any) -> Value:
+    """The angle of the point ``(b, a)``: ``arctan(a / b)`` in the right quadrant.
+
+    At ``a = b = 0`` the gradient is taken as 0 (as PyTorch).
+    """
+    return ops.arctan2(*_pair(a, b))
+
+
+def hypot(a: Any, b: Any) -> Value:
+    """``sqrt(a**2 + b**2)`` elementwise, without overflow for large ``a``, ``b``.
+
+    At ``a = b = 0`` the gradient is taken as 0, the subgradient of the norm
+    there that PyTorch gives for ``linalg.norm``.
+
+    Examples
+    --------
+    >>> import microgd as mg
+    >>> a = mg.Value(3e300)
+    >>> y = mg.hypot(a, 4e300)
+    >>> y.backward()
+    >>> float(y.data), f"{float(a.grad):.12f}"
+    (5e+300, '0.600000000000')
+    """
+    return ops.hypot(*_pair(a, b))
+
+
+def fmax(a: Any, b: Any) -> Value:
+    """Elementwise maximum ignoring NaN: where one input is NaN, the other.
+
+    The gradient goes to the input chosen (all of it to the non-NaN one);
+    ties split it evenly, as :func:`maximum` does (``torch.fmax`` gives a tie
+    all to ``a``, ``jax.numpy.fmax`` all to ``b``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import microgd as mg
+    >>> a = mg.Value([1.0, np.nan, 2.0])
+    >>> mg.fmax(a, [0.0, 5.0, 2.0]).sum().backward()
+    >>> a.grad.tolist()
+    [1.0, 0.0, 0.5]
+    """
+    return ops.fmax(*_pair(a, b))
+
+
+def fmin(a: Any, b: Any) -> Value:
+    """Elementwise minimum ignoring NaN: where one input is NaN, the other.
+
+    The gradient as for :func:`fmax`: to the input chosen, ties split evenly.
+    """
+    return ops.fmin(*_pair(a, b))
+
+
+def mod(a: Any, b: Any) -> Value:
+    """Elementwise remainder with the sign of ``b``, as ``numpy.mod`` and Python's ``%``.
+
+    ``a - floor(a / b) * b``: its derivatives are 1 for ``a`` and
+    ``-floor(a / b)`` for ``b``, as in PyTorch and JAX (the jumps, where
+    ``floor(a / b)`` changes, are ignored).  Also ``v % b`` and ``a % v``.
+
+    Examples
+    --------
+    >>> import microgd as mg
+    >>> b = mg.Value(-2.0)
+    >>> y = mg.mod(5.5, b)
+    >>> y.backward()
+    >>> float(y.data), float(b.grad)
+    (-0.5, 3.0)
+    """
+    return ops.mod(*_pair(a, b))
+
+
+remainder = mod  # numpy.remainder is numpy.mod
+
+
+# ---- activations (mg only) --------------------------------------------------------------
+
+
+def softplus(x: Any) -> Value:
+    """``log(1 + exp(x))`` elementwise, stable for any ``x``; its derivative is ``sigmoid(x)``.
+
+    ``x`` for large ``x`` and ``exp(x)`` (to full relative accuracy) for very
+    negative ``x``; first and second derivatives stay finite and exact.
+
+    Examples
+    --------
+    >>> import microgd as mg
+    >>> mg.softplus([1000.0, -700.0]).data.tolist()
+    [1000.0, 9.85967654375977e-305]
+    """
+    return ops.softplus(as_constant(x))
+
+
+def leaky_relu(x: Any, slope: float = 0.01) -> Value:
+    """``x`` where ``x > 0``, else ``slope * x``; the derivative at 0 is ``slope`` (as PyTorch).
+
+    Examples
+    --------
+    >>> import microgd as mg
+    >>> mg.leaky_relu([-2.0, 3.0], slope=0.1).data.tolist()
+    [-0.2, 3.0]
+    """
+    if isinstance(slope, Value):
+        raise TypeError("leaky_relu: slope must be a number (it is not differentiated), "
+                        "got a Value")
+    return ops.leaky_relu(as_constant(x), slope=float(slope))
+
+
+def elu(x: Any, alpha: float = 1.0) -> Value:
+    """``x`` where ``x > 0``, else ``alpha * (exp(x) - 1)``; derivative ``alpha`` at 0 (as PyTorch).
+
+    Built from ``where`` and ``expm1`` (exact, no overflow for large ``x``).
+    """
+    x = as_constant(x)
+    pos = np.asarray(x.data) > 0
+    # expm1 only sees the non-positive part: exp of a large x would overflow, and
+    # its inf would turn the masked-out gradient into nan.
+    neg = ops.where(0.0, x, cond=pos)
+    return ops.where(x, alpha * ops.expm1(neg), cond=pos)
+
+
+_GELU_C = 2.0 * math.sqrt(2.0 / math.pi)  # 2 sqrt(2/pi): the tanh form as a sigmoid
+_GELU_CUT = 100.0  # |x| beyond which sigmoid(...) is exactly 0 or 1, in both dtypes
+
+
+def gelu(x: Any) -> Value:
+    """GELU, tanh form: ``0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x**3)))``.
+
+    The same function as PyTorch's ``gelu(x, approximate='tanh')``, computed
+    as ``x * sigmoid(2 sqrt(2/pi) (x + 0.044715 x**3))`` (an identity), which
+    keeps full relative accuracy for negative ``x``.  The cubic is evaluated at
+    ``x`` clipped to +-100, where the sigmoid is already exactly 0 or 1, so
+    neither it nor its derivatives overflow for huge ``x``.
+
+    Examples
+    --------
+    >>> import microgd as mg
+    >>> [f"{v:.6f}" for v in mg.gelu([-1.0, 0.0, 1.0]).data.tolist()]
+    ['-0.158808', '0.000000', '0.841192']
+    """
+    x = as_constant(x)
+    xc = ops.clip(x, lo=-_GELU_CUT, hi=_GELU_CUT)
+    return x * ops.sigmoid(_GELU_C * (xc * (1.0 + 0.044715 * (xc * xc))))
+
+
 def _np_where(cond: Any, *ab: Any) -> Value:
     if len(ab) != 2:
         raise TypeError("numpy.where needs (cond, a, b) on microgd Values")
@@ -70,11 +376,26 @@ UFUNCS: dict[Any, Any] = {
     np.negative: ops.neg, np.power: ops.pow, np.exp: ops.exp, np.log: ops.log,
     np.sqrt: ops.sqrt, np.sin: ops.sin, np.cos: ops.cos, np.tanh: ops.tanh,
     np.absolute: ops.abs, np.maximum: ops.maximum, np.minimum: ops.minimum,
+    np.tan: ops.tan, np.arcsin: ops.arcsin, np.arccos: ops.arccos, np.arctan: ops.arctan,
+    np.sinh: ops.sinh, np.cosh: ops.cosh, np.arcsinh: ops.arcsinh, np.arccosh: ops.arccosh,
+    np.arctanh: ops.arctanh, np.exp2: ops.exp2, np.expm1: ops.expm1, np.log2: ops.log2,
+    np.log10: ops.log10, np.log1p: ops.log1p, np.logaddexp: ops.logaddexp,
+    np.logaddexp2: ops.logaddexp2, np.square: square, np.reciprocal: reciprocal,
+    np.fabs: ops.abs, np.sign: ops.sign, np.floor: ops.floor, np.ceil: ops.ceil,
+    np.arctan2: ops.arctan2, np.hypot: ops.hypot, np.fmax: ops.fmax, np.fmin: ops.fmin,
+    np.remainder: ops.mod, np.deg2rad: deg2rad, np.rad2deg: rad2deg,
+    np.radians: deg2rad, np.degrees: rad2deg,
 }
 """NumPy ufuncs of this family that return a Value when given one."""
 
-FUNCTIONS: dict[Any, Any] = {np.where: _np_where, np.clip: _np_clip}
+def _np_round(a: Any, decimals: int = 0, out: Any = None) -> Value:
+    reject("round", out=out)
+    return round(a, decimals)
+
+
+FUNCTIONS: dict[Any, Any] = {np.where: _np_where, np.clip: _np_clip, np.round: _np_round,
+                             np.around: _np_round, np.sinc: sinc}
 """NumPy functions of this family that return a Value when given one."""
 
-METHODS = ("exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "relu", "abs", "clip")
+METHODS = ("exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "relu", "abs", "clip", "round")
 """The functions of this family that are also methods ``v.NAME(...)``."""

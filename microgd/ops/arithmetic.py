@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from microgd.autodiff import Primitive
-from microgd.ops.elementwise import log
+from microgd.ops.elementwise import LN2, log, sigmoid
 from microgd.ops.shape import _unbroadcast
 from microgd.value import Value, as_array
 
@@ -117,6 +117,117 @@ where: Primitive = Primitive(
     linear=True,
 )
 
+
+# ---- smooth functions of two arrays ------------------------------------------------
+
+# d/da log(e^a + e^b) = e^a / (e^a + e^b) = sigmoid(a - b): exact at any magnitude
+# (exp(a - ans) would carry the rounding of ans, 1e-6 relative at |ans| ~ 1e10).
+logaddexp: Primitive = Primitive(
+    "logaddexp", np.logaddexp,
+    lambda g, ans, a, b: _unbroadcast(g * sigmoid(a - b), a),
+    lambda g, ans, a, b: _unbroadcast(g * sigmoid(b - a), b),
+    jvps=(lambda t, ans, a, b: t * sigmoid(a - b), lambda t, ans, a, b: t * sigmoid(b - a)),
+)
+
+# log2(2^a + 2^b): d/da = 2^a / (2^a + 2^b) = sigmoid((a - b) ln 2)
+logaddexp2: Primitive = Primitive(
+    "logaddexp2", np.logaddexp2,
+    lambda g, ans, a, b: _unbroadcast(g * sigmoid((a - b) * LN2), a),
+    lambda g, ans, a, b: _unbroadcast(g * sigmoid((b - a) * LN2), b),
+    jvps=(lambda t, ans, a, b: t * sigmoid((a - b) * LN2),
+          lambda t, ans, a, b: t * sigmoid((b - a) * LN2)),
+)
+
+
+def _nonzero(h: Any) -> Any:
+    """``h`` (a hypot, >= 0) with its zeros replaced by 1.
+
+    Where ``hypot(a, b) == 0`` both a and b are 0, so ``a / h`` becomes 0: the
+    gradient of hypot (and of arctan2) there is taken as 0, the subgradient of
+    the norm at 0 that PyTorch gives for ``linalg.norm`` (and for ``atan2``).
+    """
+    zero = np.asarray(as_array(h)) == 0
+    return where(1.0, h, cond=zero) if zero.any() else h
+
+
+# np.hypot scales internally: no overflow for |a|, |b| up to the largest float.
+hypot: Primitive = Primitive(
+    "hypot", np.hypot,
+    # g * (a / h), not g * a / h: a / h <= 1, while g * a can overflow.
+    lambda g, ans, a, b: _unbroadcast(g * (a / _nonzero(ans)), a),
+    lambda g, ans, a, b: _unbroadcast(g * (b / _nonzero(ans)), b),
+    jvps=(lambda t, ans, a, b: t * (a / _nonzero(ans)),
+          lambda t, ans, a, b: t * (b / _nonzero(ans))),
+)
+
+
+def _atan2_slope(num: Any, a: Any, b: Any) -> Any:
+    """``num / (a^2 + b^2)`` as ``num / h / h`` (h = hypot(a, b)): no overflow or underflow."""
+    h = _nonzero(hypot(a, b))
+    return num / h / h
+
+
+# arctan2(a, b) is the angle of the point (b, a): d/da = b / r^2, d/db = -a / r^2.
+arctan2: Primitive = Primitive(
+    "arctan2", np.arctan2,
+    lambda g, ans, a, b: _unbroadcast(g * _atan2_slope(b, a, b), a),
+    lambda g, ans, a, b: _unbroadcast(-g * _atan2_slope(a, a, b), b),
+    jvps=(lambda t, ans, a, b: t * _atan2_slope(b, a, b),
+          lambda t, ans, a, b: -t * _atan2_slope(a, a, b)),
+)
+
+# ---- NaN-ignoring maximum and minimum --------------------------------------------
+
+
+def _fmask(mine: Any, other: Any, ans: Any, bigger: bool, first: bool) -> Any:
+    """How much of the gradient of ``fmax`` (``bigger``) or ``fmin`` goes to ``mine``.
+
+    As ``maximum``/``minimum`` (1 where chosen, 0.5 on ties), and where one input
+    is NaN, all of it to the other (the one NumPy returns); where both are NaN,
+    to the first input (NumPy returns the first NaN).
+    """
+    rm, ro = as_array(mine), as_array(other)
+    m = _tie_mask(mine, other, ans) if bigger else _tie_mask(other, mine, ans)
+    other_nan = np.isnan(ro)
+    takes = other_nan if first else other_nan & ~np.isnan(rm)
+    return m + takes.astype(m.dtype)
+
+
+fmax: Primitive = Primitive(
+    "fmax", np.fmax,
+    lambda g, ans, a, b: _unbroadcast(g * _fmask(a, b, ans, True, True), a),
+    lambda g, ans, a, b: _unbroadcast(g * _fmask(b, a, ans, True, False), b),
+    jvps=(lambda t, ans, a, b: t * _fmask(a, b, ans, True, True),
+          lambda t, ans, a, b: t * _fmask(b, a, ans, True, False)),
+)
+
+fmin: Primitive = Primitive(
+    "fmin", np.fmin,
+    lambda g, ans, a, b: _unbroadcast(g * _fmask(a, b, ans, False, True), a),
+    lambda g, ans, a, b: _unbroadcast(g * _fmask(b, a, ans, False, False), b),
+    jvps=(lambda t, ans, a, b: t * _fmask(a, b, ans, False, True),
+          lambda t, ans, a, b: t * _fmask(b, a, ans, False, False)),
+)
+
+# ---- remainder -------------------------------------------------------------------
+
+
+def _quotient(a: Any, b: Any) -> Any:
+    """floor(a / b) as NumPy computes it alongside the remainder: a constant."""
+    return np.floor_divide(as_array(a), as_array(b))
+
+
+# a mod b = a - floor(a/b) * b (the sign of b, as Python's %): d/da = 1 and
+# d/db = -floor(a/b), as in PyTorch and JAX (the jumps, where floor(a/b)
+# changes, have measure zero).
+mod: Primitive = Primitive(
+    "mod", np.remainder,
+    lambda g, ans, a, b: _unbroadcast(g, a),
+    lambda g, ans, a, b: _unbroadcast(-g * _quotient(a, b), b),
+    jvps=(lambda t, ans, a, b: t, lambda t, ans, a, b: -t * _quotient(a, b)),
+)
+
 __all__ = [
     "add", "sub", "mul", "div", "neg", "pow", "maximum", "minimum", "where",
+    "logaddexp", "logaddexp2", "hypot", "arctan2", "fmax", "fmin", "mod",
 ]

@@ -296,9 +296,10 @@ def test_take_along_axis(dtype: Any, data: Any) -> None:
     x = data.draw(arrays(shape, dtype), label="x")
     axis = data.draw(st.integers(-nd, nd - 1), label="axis")
     ax = axis % nd
-    # The other axes of the indices are the array's or 1 (broadcast), along axis any length.
+    # The other axes broadcast: the indices' side is the array's, or 1, or any length
+    # where the array's is 1; along axis any length.
     ishape = tuple(data.draw(st.integers(1, 4), label="picks") if i == ax else
-                   data.draw(st.sampled_from([1, n]), label=f"side {i}")
+                   data.draw(st.sampled_from([1, n] if n > 1 else [1, 2, 3]), label=f"side {i}")
                    for i, n in enumerate(shape))
     idx = np.array(data.draw(st.lists(st.integers(-shape[ax], shape[ax] - 1),
                                       min_size=int(np.prod(ishape)),
@@ -628,6 +629,22 @@ def test_sort_ties_are_stable() -> None:
     # forward mode routes tangents the same way
     _, t = mg.jvp(mg.sort, (x.data,), (np.array([1.0, 2.0, 3.0, 4.0]),))
     np.testing.assert_array_equal(t, [3.0, 1.0, 4.0, 2.0])
+
+
+def test_sort_many_ties_follow_the_stable_order() -> None:
+    # 200 elements of 3 values: NumPy's default (quick)sort would order the ties
+    # differently; the gradient must follow the stable order.
+    x = np.random.default_rng(0).integers(0, 3, 200).astype(float)
+    u = np.arange(200.0)
+    v = Value(x)
+    (mg.sort(v) * u).sum().backward()
+    expected = np.empty(200)
+    expected[np.argsort(x, kind="stable")] = u
+    np.testing.assert_array_equal(v.grad, expected)
+    torch = pytest.importorskip("torch")
+    t = torch.tensor(x, requires_grad=True)
+    (torch.sort(t, stable=True).values * torch.tensor(u)).sum().backward()
+    np.testing.assert_array_equal(v.grad, t.grad.numpy())
 
 
 def test_sort_ties_match_torch_and_jax() -> None:

@@ -1,4 +1,4 @@
-"""What the function families share: the axis type and NumPy-argument checks."""
+"""What the function families share: the axis type, axis and NumPy-argument checks."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from microgd import ops
-from microgd.value import Value, as_constant
+from microgd.value import Value, as_constant, normalize_axis
 
 Axis = int | tuple[int, ...] | None
 
@@ -27,3 +27,13 @@ def reject(name: str, **given: Any) -> None:
     bad = [k for k, v in given.items() if v is not None and v is not np._NoValue]
     if bad:
         raise TypeError(f"numpy.{name} with {', '.join(bad)}= is not supported on microgd Values")
+
+
+def axes_of(name: str, axis: Any, ndim: int, allow_duplicate: bool = False) -> tuple[int, ...]:
+    """``axis`` (an int or a tuple) as a tuple of axes counted from 0; errors name the op."""
+    try:
+        return tuple(np.lib.array_utils.normalize_axis_tuple(
+            normalize_axis(axis), ndim,  # type: ignore[arg-type]
+            allow_duplicate=allow_duplicate))
+    except np.exceptions.AxisError as exc:
+        raise np.exceptions.AxisError(f"{name}: {exc}") from None

@@ -16,7 +16,7 @@ import numpy as np
 
 from microgd import ops
 from microgd.functions._common import reject
-from microgd.functions.shape import axis_of, ravel
+from microgd.functions.shape import _axis, ravel
 from microgd.ops.shape import along_axis_index
 from microgd.value import Value, as_array, as_constant
 
@@ -67,7 +67,7 @@ def take(a: Any, indices: Any, axis: int | None = None, out: Any = None,
     if axis is None:
         x, ax = ravel(x), 0
     else:
-        ax = axis_of("take", axis, x.ndim)
+        ax = _axis("take", axis, x.ndim)
     n = x.shape[ax]
     if mode == "wrap":
         if n == 0 and idx.size:
@@ -106,7 +106,7 @@ def take_along_axis(arr: Any, indices: Any, axis: int | None = -1) -> Value:
                              f"shape {idx.shape}")
         x, ax = ravel(x), 0
     else:
-        ax = axis_of("take_along_axis", axis, x.ndim)
+        ax = _axis("take_along_axis", axis, x.ndim)
     _check_bounds("take_along_axis", idx, x.shape[ax], x.shape, ax)
     try:
         index = along_axis_index(idx, ax, x.shape)
@@ -145,7 +145,7 @@ def sort(a: Any, axis: int | None = -1, kind: str | None = None, order: Any = No
     x = as_constant(a)
     if axis is None:
         x, axis = ravel(x), 0
-    return ops.sort(x, axis=axis_of("sort", axis, x.ndim))
+    return ops.sort(x, axis=_axis("sort", axis, x.ndim))
 
 
 def select(condlist: Sequence[Any], choicelist: Sequence[Any], default: Any = 0) -> Value:

@@ -16,7 +16,7 @@ import numpy as np
 
 from microgd import ops
 from microgd.functions._common import reject
-from microgd.functions.shape import atleast_1d, atleast_2d, atleast_3d, axis_of, ravel
+from microgd.functions.shape import _axis, atleast_1d, atleast_2d, atleast_3d, ravel
 from microgd.value import Value, as_array, as_constant
 
 __all__ = ["append", "array_split", "column_stack", "concatenate", "dsplit", "dstack",
@@ -114,7 +114,7 @@ def append(arr: Any, values: Any, axis: int | None = None) -> Value:
 
 
 def _pieces(name: str, x: Value, sections: Any, axis: int, equal: bool) -> list[Value]:
-    ax = axis_of(name, axis, x.ndim)
+    ax = _axis(name, axis, x.ndim)
     n = x.shape[ax]
     if isinstance(sections, (int, np.integer)) or np.ndim(sections) == 0:
         k = int(sections)
@@ -197,7 +197,7 @@ def repeat(a: Any, repeats: Any, axis: int | None = None) -> Value:
     x = as_constant(a)
     if axis is None:
         x, axis = ravel(x), 0
-    ax = axis_of("repeat", axis, x.ndim)
+    ax = _axis("repeat", axis, x.ndim)
     counts = np.asarray(as_array(repeats))
     if counts.dtype.kind not in "iu":
         raise TypeError(f"repeat: repeats must be integers, got {repeats!r}")

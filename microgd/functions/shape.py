@@ -15,10 +15,9 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from numpy.lib.array_utils import normalize_axis_index, normalize_axis_tuple
 
 from microgd import ops
-from microgd.functions._common import reject
+from microgd.functions._common import axes_of, reject
 from microgd.value import Value, as_array, as_constant
 
 __all__ = ["array", "astype", "atleast_1d", "atleast_2d", "atleast_3d", "expand_dims",
@@ -26,28 +25,24 @@ __all__ = ["array", "astype", "atleast_1d", "atleast_2d", "atleast_3d", "expand_
            "rot90", "squeeze", "swapaxes", "transpose"]
 
 
-# ---- helpers the shape families share ---------------------------------------------
+# ---- axes, as the shape families check them ---------------------------------------------
 
 
-def axes_of(name: str, axis: Any, ndim: int, what: str | None = None) -> tuple[int, ...]:
-    """``axis`` (an int or a sequence of ints) as non-negative axes of an ``ndim``-d array.
-
-    Raises ``numpy.exceptions.AxisError`` (a ``ValueError`` and an
-    ``IndexError``, as NumPy raises) naming the function, for axes out of
-    bounds or repeated.
-    """
+def _axes(name: str, axis: Any, ndim: int) -> tuple[int, ...]:
+    """``_common.axes_of``, with a repeated axis also named by the function."""
     try:
-        return normalize_axis_tuple(axis, ndim, what)
-    except (ValueError, TypeError) as exc:
-        raise type(exc)(f"{name}: {exc}") from None
+        return axes_of(name, axis, ndim)
+    except np.exceptions.AxisError:
+        raise
+    except ValueError as exc:  # NumPy's "repeated axis"
+        raise ValueError(f"{name}: {exc} in {axis!r}") from None
 
 
-def axis_of(name: str, axis: Any, ndim: int) -> int:
-    """One ``axis`` as a non-negative int (see :func:`axes_of`)."""
-    try:
-        return normalize_axis_index(int(axis), ndim)
-    except (ValueError, TypeError) as exc:
-        raise type(exc)(f"{name}: {exc}") from None
+def _axis(name: str, axis: Any, ndim: int) -> int:
+    """One ``axis`` (an int) as a non-negative int; errors name the function."""
+    if not isinstance(axis, (int, np.integer)):
+        raise TypeError(f"{name}: axis must be an int, got {axis!r}")
+    return axes_of(name, int(axis), ndim)[0]
 
 
 def _order(name: str, order: str) -> None:
@@ -108,7 +103,7 @@ def squeeze(a: Any, axis: Any = None) -> Value:
     if axis is None:
         drop: tuple[int, ...] = tuple(i for i, n in enumerate(x.shape) if n == 1)
     else:
-        drop = axes_of("squeeze", axis, x.ndim)
+        drop = _axes("squeeze", axis, x.ndim)
         wide = [i for i in drop if x.shape[i] != 1]
         if wide:
             raise ValueError(f"squeeze: cannot squeeze axis {wide[0]} of a Value of shape "
@@ -120,7 +115,7 @@ def expand_dims(a: Any, axis: Any) -> Value:
     """Insert axes of length 1 at ``axis`` (an int or a tuple), as ``numpy.expand_dims``."""
     x = as_constant(a)
     n = 1 if isinstance(axis, (int, np.integer)) else len(axis)
-    new = axes_of("expand_dims", axis, x.ndim + n)
+    new = _axes("expand_dims", axis, x.ndim + n)
     sides = iter(x.shape)
     return ops.reshape(x, shape=tuple(1 if i in new else next(sides)
                                       for i in range(x.ndim + n)))
@@ -168,8 +163,8 @@ def transpose(x: Any, *axes: Any) -> Value:
 def moveaxis(a: Any, source: Any, destination: Any) -> Value:
     """Move axes to new positions, the others keeping their order, as ``numpy.moveaxis``."""
     x = as_constant(a)
-    src = axes_of("moveaxis", source, x.ndim, "source")
-    dst = axes_of("moveaxis", destination, x.ndim, "destination")
+    src = _axes("moveaxis", source, x.ndim)
+    dst = _axes("moveaxis", destination, x.ndim)
     if len(src) != len(dst):
         raise ValueError(f"moveaxis: source {source} and destination {destination} must "
                          "name the same number of axes")
@@ -182,7 +177,7 @@ def moveaxis(a: Any, source: Any, destination: Any) -> Value:
 def swapaxes(a: Any, axis1: int, axis2: int) -> Value:
     """Exchange two axes, as ``numpy.swapaxes`` (also ``v.swapaxes(i, j)``)."""
     x = as_constant(a)
-    i, j = axis_of("swapaxes", axis1, x.ndim), axis_of("swapaxes", axis2, x.ndim)
+    i, j = _axis("swapaxes", axis1, x.ndim), _axis("swapaxes", axis2, x.ndim)
     perm = list(range(x.ndim))
     perm[i], perm[j] = j, i
     return ops.transpose(x, axes=tuple(perm))
@@ -198,7 +193,7 @@ def flip(m: Any, axis: Any = None) -> Value:
     [[2.0, 1.0], [4.0, 3.0]]
     """
     x = as_constant(m)
-    flipped = range(x.ndim) if axis is None else axes_of("flip", axis, x.ndim)
+    flipped = range(x.ndim) if axis is None else _axes("flip", axis, x.ndim)
     index = tuple(slice(None, None, -1) if i in flipped else slice(None) for i in range(x.ndim))
     return ops.getitem(x, index=index)
 
@@ -231,7 +226,7 @@ def rot90(m: Any, k: int = 1, axes: Sequence[int] = (0, 1)) -> Value:
     x = as_constant(m)
     if len(axes) != 2:
         raise ValueError(f"rot90: axes must name 2 axes, got {tuple(axes)}")
-    a, b = axes_of("rot90", tuple(axes), x.ndim, "axes")
+    a, b = _axes("rot90", tuple(axes), x.ndim)
     k = int(k) % 4
     if k == 0:
         return ops.getitem(x, index=())
@@ -265,7 +260,7 @@ def roll(a: Any, shift: Any, axis: Any = None) -> Value:
     x = as_constant(a)
     axes = None if axis is None else _ints("roll", "axis", axis)
     if axes is not None:
-        axes_of("roll", axes, x.ndim)  # a clear error for an axis out of bounds
+        _axes("roll", axes, x.ndim)  # a clear error for an axis out of bounds
     return ops.roll(x, shift=_ints("roll", "shift", shift), axis=axes)
 
 

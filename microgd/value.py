@@ -435,9 +435,10 @@ class Value:
     def sort(self, axis: int = -1, kind: str | None = None, order: Any = None) -> None:
         """Sort in place along ``axis`` and return None, as ``ndarray.sort``.
 
-        ``v`` becomes the sorted Value: its graph gains a (stable) ``sort`` op,
-        so gradients through ``v`` go back through the permutation.  Returning
-        None makes ``y = v.sort()`` fail at once instead of computing with None;
+        ``v`` becomes the sorted Value: its graph gains a ``sort`` op (stable
+        whatever ``kind`` says, as :func:`microgd.sort`), so gradients through
+        ``v`` go back through the permutation.  Returning None makes
+        ``y = v.sort()`` fail at once instead of computing with None;
         ``mg.sort(v)`` / ``np.sort(v)`` return a sorted copy.  A leaf Value that
         requires grad cannot be sorted in place (``RuntimeError``), and a graph
         that used ``v`` before the sort can no longer be differentiated.

@@ -120,7 +120,8 @@ def sort(a: Any, axis: int | None = -1, kind: str | None = None, order: Any = No
          stable: bool | None = None) -> Value:
     """A sorted copy of ``a`` along ``axis`` (of the flattened ``a`` when None), as ``numpy.sort``.
 
-    The sort is always stable, whatever ``kind`` says: tied elements keep
+    The sort is always stable, whatever ``kind`` or ``stable`` say (a stable
+    order is one an unstable sort may give too): tied elements keep
     their order, so each output position takes its gradient from one input
     (the first of the ties goes first), as ``torch.sort(stable=True)`` and
     ``jax.numpy.sort``.  The gradient goes back through the permutation.

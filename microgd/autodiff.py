@@ -383,6 +383,38 @@ def record(prim: Primitive, args: tuple, params: dict = _NO_PARAMS) -> Value:
     return node
 
 
+# The slots an in-place op moves from the new node onto the Value it changes.
+_NODE_SLOTS = tuple(s for s in Value.__slots__ if s not in ("grad", "_g", "_mark", "__weakref__"))
+
+
+def record_inplace(prim: Primitive, v: Value, params: dict) -> None:
+    """Apply the one-input ``prim`` to ``v`` in place, as PyTorch's in-place ops do.
+
+    ``v`` keeps its identity and becomes the node ``prim(old v)``: its history
+    gains one op, so derivatives through ``v`` from now on include ``prim``.
+    Its version is bumped, so a graph recorded from ``v`` before the change
+    refuses to be differentiated (it saw the old numbers).  A leaf that
+    requires grad cannot change this way (its gradient would belong to other
+    numbers): ``RuntimeError``.  Nothing changes when ``prim`` raises.
+    """
+    if v.requires_grad and v._prim is None:
+        raise RuntimeError(
+            f"{prim.name}: a leaf Value that requires grad (shape {v.shape}) cannot be "
+            "changed in place; use the function form, which returns a new Value "
+            f"(mg.{prim.name}(v) / np.{prim.name}(v))")
+    old = Value.__new__(Value)
+    for slot in _NODE_SLOTS:
+        setattr(old, slot, getattr(v, slot))
+    old.grad = old._g = old._mark = None
+    new = record(prim, (old,), params)
+    version = v._version + 1
+    for slot in _NODE_SLOTS:
+        setattr(v, slot, getattr(new, slot))
+    v._version = version
+    if v._saved is not None:  # the backward check adds a node's own version to its inputs'
+        v._saved += version
+
+
 def _push_tangents(node: Value, prim: Primitive, args: tuple, raw: list, params: dict,
                    levels: tuple[int, ...], grad_enabled: bool) -> None:
     """Give ``node`` its tangent at each active level where an input has one.

@@ -37,7 +37,7 @@ def _modified(node: Value) -> RuntimeError:
         changed.append(f"its own output (shape {node.shape}, version {node._version})")
     which = ", ".join(changed) or "an input"
     return RuntimeError(
-        f"{node.op}: a Value this op used was modified in place (by assign, by setting "
+        f"{node.op}: a Value this op used was modified in place (by assign, v.sort(), setting "
         f".data or by an optimizer step) after the graph was recorded: {which}. The graph "
         "saw the old numbers, so its derivatives would mix old and new; recompute the "
         "forward pass after changing the Value"

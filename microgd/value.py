@@ -429,8 +429,33 @@ class Value:
     cumsum: Callable[..., Value]
     swapaxes: Callable[..., Value]
     repeat: Callable[..., Value]
-    sort: Callable[..., Value]
+    take: Callable[..., Value]
     round: Callable[..., Value]  # v.round(decimals); Python's round(v) still gives a number
+
+    def sort(self, axis: int = -1, kind: str | None = None, order: Any = None) -> None:
+        """Sort in place along ``axis`` and return None, as ``ndarray.sort``.
+
+        ``v`` becomes the sorted Value: its graph gains a ``sort`` op (stable
+        whatever ``kind`` says, as :func:`microgd.sort`), so gradients through
+        ``v`` go back through the permutation.  Returning None makes
+        ``y = v.sort()`` fail at once instead of computing with None;
+        ``mg.sort(v)`` / ``np.sort(v)`` return a sorted copy.  A leaf Value that
+        requires grad cannot be sorted in place (``RuntimeError``), and a graph
+        that used ``v`` before the sort can no longer be differentiated.
+
+        Examples
+        --------
+        >>> import microgd as mg
+        >>> w = mg.Value([3.0, 1.0, 2.0])
+        >>> v = w * 1.0
+        >>> v.sort()
+        >>> v.data.tolist()
+        [1.0, 2.0, 3.0]
+        """
+        if order is not None or axis is None:
+            raise TypeError("Value.sort: order= and axis=None are not supported in place "
+                            "(ndarray.sort refuses axis=None); use mg.sort(v, axis=None)")
+        _record_inplace(_ops.sort, self, {"axis": int(axis)})
 
     # ---- NumPy interop -----------------------------------------------------------
     # Filled by microgd.dispatch: NumPy ufunc -> primitive, NumPy function -> implementation.
@@ -506,3 +531,4 @@ _COMPARISONS = {u: u for u in (np.less, np.less_equal, np.greater, np.greater_eq
 from microgd import backprop as _backprop  # noqa: E402
 from microgd import ops as _ops  # noqa: E402
 from microgd.autodiff import record as _record  # noqa: E402
+from microgd.autodiff import record_inplace as _record_inplace  # noqa: E402

@@ -15,13 +15,15 @@ which :mod:`microgd.dispatch` merges.
 
 from __future__ import annotations
 
-from microgd.functions import elementwise, linalg, reductions, shape
+from microgd.functions import elementwise, indexing, joining, linalg, reductions, shape
 from microgd.functions.elementwise import *  # noqa: F403
+from microgd.functions.indexing import *  # noqa: F403
+from microgd.functions.joining import *  # noqa: F403
 from microgd.functions.linalg import *  # noqa: F403
 from microgd.functions.reductions import *  # noqa: F403
 from microgd.functions.shape import *  # noqa: F403
 
-FAMILIES = (elementwise, reductions, linalg, shape)
+FAMILIES = (elementwise, reductions, linalg, shape, joining, indexing)
 """The function families, one module each, with their NumPy dispatch tables."""
 
 __all__ = sorted({name for family in FAMILIES for name in family.__all__})

@@ -1,7 +1,10 @@
-"""Shape plumbing: broadcasting and its undoing, reshaping, indexing, joining.
+"""Shape plumbing: broadcasting and its undoing, reshaping, indexing, joining, sorting.
 
 Also the helpers every family uses to undo NumPy broadcasting and to expand a
-reduction's gradient back over the reduced axes.
+reduction's gradient back over the reduced axes.  Most of NumPy's shape
+vocabulary (``ravel``, ``flip``, ``tile``, ``pad``, ``take``, ``split``, ...)
+needs no primitive of its own: ``microgd.functions`` writes it exactly with
+these (reshape, transpose, getitem, index_add, concatenate, broadcast_to).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from microgd.autodiff import Primitive
+from microgd.value import as_array
 
 
 def _shape(x: Any) -> tuple[int, ...]:
@@ -160,6 +164,79 @@ concatenate: Primitive = Primitive(
     linear=True,
 )
 
+# ---- rolling, sorting, casting ------------------------------------------------------
+
+
+def _negated(shift: Any) -> Any:
+    return tuple(-s for s in shift) if isinstance(shift, tuple) else -shift
+
+
+roll: Primitive = Primitive(
+    "roll", lambda x, shift, axis: np.roll(x, shift, axis=axis),
+    lambda g, ans, x, shift, axis: roll(g, shift=_negated(shift), axis=axis),
+    linear=True,
+)
+
+
+def along_axis_index(indices: np.ndarray, axis: int, shape: tuple[int, ...]) -> tuple:
+    """The index ``ix`` with ``a[ix] == np.take_along_axis(a, indices, axis)``, ``a`` of ``shape``.
+
+    ``indices`` and ``shape`` broadcast together except along ``axis`` (as in
+    NumPy); the other axes are indexed by broadcast ``arange``s, so ``a[ix]`` is
+    a plain integer-array index whose gradient is ``index_add`` (repeats add up).
+    """
+    nd = len(shape)
+    if indices.ndim != nd:
+        raise ValueError(f"indices of {indices.ndim} dims given for an array of {nd} dims "
+                         "(they must have the same number of dims)")
+    ax = axis % nd
+    rest = np.broadcast_shapes(tuple(1 if i == ax else n for i, n in enumerate(shape)),
+                               tuple(1 if i == ax else n for i, n in enumerate(indices.shape)))
+    full = rest[:ax] + (indices.shape[ax],) + rest[ax + 1:]
+    ix: list[Any] = []
+    for i, n in enumerate(full):
+        if i == ax:
+            ix.append(np.broadcast_to(indices, full))
+        else:
+            # An axis of length 1 in `shape` broadcasts: index 0 of it, n times.
+            picks = np.arange(n) if shape[i] == n else np.zeros(n, dtype=np.intp)
+            ix.append(picks.reshape((1,) * i + (n,) + (1,) * (nd - i - 1)))
+    return tuple(ix)
+
+
+def _sort_order(x: Any, axis: int) -> np.ndarray:
+    # Stable: tied entries keep their order, so each sorted position takes its
+    # gradient from one definite input (as torch.sort(stable=True) and jax.numpy.sort).
+    return np.argsort(as_array(x), axis=axis, kind="stable")
+
+
+def _sort_vjp(g: Any, ans: Any, x: Any, axis: int) -> Any:
+    order = _sort_order(x, axis)
+    inverse = np.empty_like(order)
+    np.put_along_axis(inverse, order, np.arange(order.shape[axis]).reshape(
+        [-1 if i == axis % order.ndim else 1 for i in range(order.ndim)]), axis=axis)
+    return getitem(g, index=along_axis_index(inverse, axis, _shape(x)))
+
+
+sort: Primitive = Primitive(
+    "sort", lambda x, axis: np.sort(x, axis=axis, kind="stable"), _sort_vjp,
+    jvps=(lambda t, ans, x, axis:
+          getitem(t, index=along_axis_index(_sort_order(x, axis), axis, _shape(x))),),
+)
+
+
+def _astype_fwd(x: Any, dtype: np.dtype) -> Any:
+    return np.asarray(x).astype(dtype)
+
+
+astype: Primitive = Primitive(
+    "astype", _astype_fwd,
+    # The gradient is cast back to the input's dtype (float32 <-> float64).
+    lambda g, ans, x, dtype: astype(g, dtype=np.dtype(getattr(x, "dtype", np.float64))),
+    linear=True,
+)
+
 __all__ = [
     "sum_to", "broadcast_to", "reshape", "transpose", "getitem", "index_add", "concatenate",
+    "roll", "sort", "astype", "along_axis_index",
 ]

@@ -9,8 +9,9 @@ rules; in short:
   output itself (``solve`` on the transposed system for the gradient of ``b``).
 - ``det``: the gradient is the cofactor matrix, computed from the SVD, so it is
   exact at singular matrices too (and so is the second derivative).
-- ``cholesky``, ``eigh``: A is taken as symmetric (as PyTorch and JAX do): the
-  gradient is symmetric and a perturbation counts by its symmetric part.
+- ``cholesky``, ``eigh``: A is symmetrized first, ``(A + A.T) / 2``, as JAX does, so the
+  derivatives hold for every A (the gradient is symmetric).  For a symmetric A this
+  is NumPy's result; NumPy reads one triangle of a non-symmetric A instead.
 - ``eigh``, ``svd``: exact for distinct eigenvalues (singular values); where two
   tie, the 1/(gap) terms are set to 0 (exact when the loss does not depend on the
   basis inside the tied space, the only case where a derivative exists).
@@ -156,9 +157,9 @@ def cholesky(a: Any, /, *, upper: bool = False) -> Value:
     """The Cholesky factor ``L`` (``a = L @ L.T``, lower triangular), or ``L.T`` with
     ``upper=True``, as ``numpy.linalg.cholesky``.
 
-    ``a`` must be symmetric positive definite (else ``LinAlgError``).  NumPy reads
-    the lower triangle only; the derivative treats ``a`` as symmetric (Murray 2016),
-    as PyTorch and JAX do.
+    ``a`` must be symmetric positive definite (else ``LinAlgError``).  It is
+    symmetrized first, ``(a + a.T) / 2`` (as JAX does; NumPy reads the lower triangle
+    of a non-symmetric ``a``), so the derivative (Murray 2016) holds for every ``a``.
     """
     low = ops.cholesky(_matrices("cholesky", a))
     return _swap(low) if upper else low
@@ -168,8 +169,10 @@ def eigh(a: Any, UPLO: str = "L") -> EighResult:
     """Eigenvalues (ascending) and eigenvectors (columns) of a symmetric matrix, as
     ``numpy.linalg.eigh``.
 
-    The derivative treats ``a`` as symmetric.  It is exact for distinct
-    eigenvalues; at ties see :mod:`microgd.linalg`.  Eigenvectors have arbitrary
+    ``a`` is symmetrized first, ``(a + a.T) / 2``, as JAX does (NumPy reads one
+    triangle, ``UPLO``, of a non-symmetric ``a``): the derivative then holds for every
+    ``a`` and the gradient is symmetric.  It is exact for distinct eigenvalues; at
+    ties see :mod:`microgd.linalg`.  Eigenvectors have arbitrary
     signs, so differentiate losses that do not depend on them (``v * v``,
     ``v @ diag(c) @ v.T``).
 

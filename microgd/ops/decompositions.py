@@ -113,8 +113,9 @@ slogdet: Primitive = Primitive(
 )
 
 # ---- Cholesky ----------------------------------------------------------------------
-# A = L L^T with L lower triangular.  The rules treat A as symmetric (as PyTorch and JAX
-# do): the gradient is symmetric and a tangent counts by its symmetric part.  With
+# A = L L^T with L lower triangular.  A is symmetrized first, (A + A^T) / 2, as JAX does:
+# the rules then hold for every A (the gradient is symmetric, a tangent counts by its
+# symmetric part), and a symmetric A is unchanged.  (NumPy reads A's lower triangle.)  With
 # Phi(X) the lower triangle of X with its diagonal halved (Murray 2016):
 #   dL = L Phi(L^-1 dA L^-T),   grad_A = sym(L^-T Phi(L^T grad_L) L^-1).
 
@@ -139,7 +140,8 @@ def _cholesky_jvp(t: Any, low: Any, a: Any) -> Any:
 
 
 cholesky: Primitive = Primitive(
-    "cholesky", np.linalg.cholesky, _cholesky_vjp, jvps=(_cholesky_jvp,),
+    "cholesky", lambda a: np.linalg.cholesky((a + np.swapaxes(a, -1, -2)) * 0.5),
+    _cholesky_vjp, jvps=(_cholesky_jvp,),
 )
 
 # ---- pseudo-inverse ----------------------------------------------------------------

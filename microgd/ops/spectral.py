@@ -34,13 +34,25 @@ from microgd.ops.shape import _shape, concatenate, getitem, reshape
 from microgd.value import Value, as_array
 
 
-def _gap_inverse(w: Any, squared: bool = False) -> Any:
-    """``F[..., i, j] = 1 / (w_j - w_i)`` (``1 / (w_j**2 - w_i**2)`` if ``squared``), 0 at ties."""
+def _apart(w: Any) -> Any:
+    """Where ``w_i`` and ``w_j`` differ by more than ``n * eps * max|w|`` (not on the diagonal)."""
     rw = np.asarray(as_array(w))
     n = rw.shape[-1]
     scale = np.max(np.abs(rw), axis=-1, keepdims=True)[..., None] if n else 0.0
     gap = rw[..., None, :] - rw[..., :, None]
-    apart = np.abs(gap) > n * np.finfo(rw.dtype).eps * scale  # False on the diagonal
+    return np.abs(gap) > n * np.finfo(rw.dtype).eps * scale
+
+
+def _tied(w: Any) -> bool:
+    apart = _apart(w)
+    n = apart.shape[-1]
+    return bool(n > 1 and not (apart | np.eye(n, dtype=bool)).all())
+
+
+def _gap_inverse(w: Any, squared: bool = False) -> Any:
+    """``F[..., i, j] = 1 / (w_j - w_i)`` (``1 / (w_j**2 - w_i**2)`` if ``squared``), 0 at ties."""
+    n = _shape(w)[-1]
+    apart = _apart(w)
     row = reshape(w, shape=_shape(w)[:-1] + (1, n))
     col = reshape(w, shape=_shape(w)[:-1] + (n, 1))
     diff = row * row - col * col if squared else row - col
@@ -51,6 +63,34 @@ def _safe_reciprocal(s: Any) -> Any:
     """``1 / s``, with 0 where ``s`` is 0 (a rank-deficient matrix's missing directions)."""
     nonzero = np.asarray(as_array(s)) != 0
     return where(1.0 / where(s, 1.0, cond=nonzero), 0.0, cond=nonzero)
+
+
+def _refuse(*_: Any, message: str) -> Any:
+    raise np.linalg.LinAlgError(message)
+
+
+first_order: Primitive = Primitive(
+    "first_order", lambda x, message: x,
+    lambda g, ans, x, message: _refuse(message=message),
+    jvps=(lambda t, ans, x, message: _refuse(message=message),),
+)
+"""``x`` itself, whose derivative raises ``LinAlgError(message)``: marks a first
+derivative that is exact while its own derivative would not be."""
+
+
+def _first_order_at_ties(out: Any, op: str, tied: bool, *xs: Any) -> Any:
+    """``out``, refusing to be differentiated further when values tie (traced rules only).
+
+    At a tie the first derivative is exact for the losses that have one (see the module
+    docstring), but differentiating the rule again would need the limits of the
+    1/(gap) terms, which zeroing them does not give.
+    """
+    if tied and not _is_plain(*xs):
+        return first_order(out, message=(
+            f"{op}: second and higher derivatives where eigenvalues or singular values tie "
+            "(or, for a non-square svd, one is 0) are not supported; the first derivative "
+            "is exact for losses that do not depend on the basis of the tied space"))
+    return out
 
 
 def _row(v: Any) -> Any:
@@ -64,14 +104,20 @@ def _col(v: Any) -> Any:
 
 
 # ---- eigh: A = V diag(w) V^T, w ascending ------------------------------------------
-# The rules treat A as symmetric (NumPy reads one triangle): a tangent counts by its
-# symmetric part and the gradient is symmetric.
+# A is symmetrized first, (A + A^T) / 2, as JAX does: the rules then hold for every A (a
+# tangent counts by its symmetric part, the gradient is symmetric), and for a symmetric A,
+# what eigh is for, nothing changes.  (NumPy reads one triangle of a non-symmetric A.)
 #   dw = diag(V^T dA V),  dV = V (F o (V^T dA V)),
 #   grad_A = V (diag(grad_w) + F o skew(V^T grad_V)) V^T.
 
 
+def symmetric_part(a: Any) -> Any:
+    """``(a + a^T) / 2`` of NumPy arrays: ``a`` itself (exactly) when it is symmetric."""
+    return (a + np.swapaxes(a, -1, -2)) * np.asarray(0.5, dtype=a.dtype)
+
+
 def _eigh_fwd(a: Any, UPLO: str) -> Any:
-    w, v = np.linalg.eigh(a, UPLO=UPLO)  # type: ignore[call-overload]  # UPLO: a str
+    w, v = np.linalg.eigh(symmetric_part(a), UPLO=UPLO)  # type: ignore[call-overload]
     return np.concatenate([w[..., None, :], v], axis=-2)
 
 
@@ -88,14 +134,15 @@ def _eigh_vjp(g: Any, ans: Any, a: Any, UPLO: str) -> Any:
     if not (_is_plain(gv) and not np.any(gv)):  # skipped for losses of the eigenvalues
         x = _T(v) @ gv
         inner = inner + _gap_inverse(w) * ((x - _T(x)) * 0.5)
-    return v @ inner @ _T(v)
+    return _first_order_at_ties(v @ inner @ _T(v), "eigh", _tied(w), g, ans)
 
 
 def _eigh_jvp(t: Any, ans: Any, a: Any, UPLO: str) -> Any:
     w, v = eigh_parts(ans)
     m = _T(v) @ ((t + _T(t)) * 0.5) @ v
     dv = v @ (_gap_inverse(w) * m)
-    return concatenate(_row(_diag_part(m)), dv, axis=-2)
+    return _first_order_at_ties(concatenate(_row(_diag_part(m)), dv, axis=-2), "eigh",
+                                _tied(w), t, ans)
 
 
 eigh: Primitive = Primitive("eigh", _eigh_fwd, _eigh_vjp, jvps=(_eigh_jvp,))
@@ -160,7 +207,7 @@ def _svd_vjp(g: Any, ans: Any, a: Any, full_matrices: bool) -> Any:
         out = out + ((gu - u @ utgu) * _row(_safe_reciprocal(s))) @ _T(v)
     if n > k:
         out = out + (u * _row(_safe_reciprocal(s))) @ (_T(gv) - _T(vtgv) @ _T(v))
-    return out
+    return _first_order_at_ties(out, "svd", _svd_tied(s, m, n), g, ans)
 
 
 def _svd_jvp(t: Any, ans: Any, a: Any, full_matrices: bool) -> Any:
@@ -186,7 +233,12 @@ def _svd_jvp(t: Any, ans: Any, a: Any, full_matrices: bool) -> Any:
     batch = shape[:-2]
     flat_u = reshape(du, shape=batch + (_shape(du)[-2] * _shape(du)[-1],))
     flat_vh = reshape(_T(dv), shape=batch + (_shape(dv)[-2] * _shape(dv)[-1],))
-    return concatenate(flat_u, _diag_part(dp), flat_vh, axis=-1)
+    return _first_order_at_ties(concatenate(flat_u, _diag_part(dp), flat_vh, axis=-1), "svd",
+                                _svd_tied(s, m, n), t, ans)
+
+
+def _svd_tied(s: Any, m: int, n: int) -> bool:
+    return _tied(s) or (m != n and not np.all(np.asarray(as_array(s))))
 
 
 svd: Primitive = Primitive("svd", _svd_fwd, _svd_vjp, jvps=(_svd_jvp,))
@@ -295,5 +347,5 @@ det: Primitive = Primitive(
 )
 
 __all__ = [
-    "eigh", "svd", "cofactor", "cofactor_derivative", "det",
+    "eigh", "svd", "first_order", "cofactor", "cofactor_derivative", "det",
 ]

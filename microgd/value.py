@@ -431,6 +431,8 @@ class Value:
     repeat: Callable[..., Value]
     sort: Callable[..., Value]
     round: Callable[..., Value]  # v.round(decimals); Python's round(v) still gives a number
+    trace: Callable[..., Value]
+    diagonal: Callable[..., Value]
 
     # ---- NumPy interop -----------------------------------------------------------
     # Filled by microgd.dispatch: NumPy ufunc -> primitive, NumPy function -> implementation.

@@ -12,6 +12,7 @@ triangles a mask, so none needs derivative code of its own.
 from __future__ import annotations
 
 import builtins
+import functools
 import warnings
 from collections.abc import Sequence
 from typing import Any
@@ -162,8 +163,14 @@ def einsum(*operands: Any, optimize: Any = False) -> Value:
     if not xs:
         raise ValueError(f"einsum: subscripts {subscripts!r} but no operands")
     items = _values(*xs)
-    shapes = [_shape(x) for x in items]
-    terms, out = _normalize(subscripts, shapes)
+    shapes = tuple(_shape(x) for x in items)
+    return ops.einsum(*items, subscripts=_explicit(subscripts, shapes))
+
+
+@functools.lru_cache(maxsize=1024)
+def _explicit(subscripts: str, shapes: tuple[tuple[int, ...], ...]) -> str:
+    """The explicit subscripts of a checked call (cached: losses repeat the same calls)."""
+    terms, out = _normalize(subscripts, list(shapes))
     sizes: dict[str, int] = {}
     for k, (term, shape) in enumerate(zip(terms, shapes, strict=True)):
         seen: dict[str, int] = {}
@@ -175,9 +182,9 @@ def einsum(*operands: Any, optimize: Any = False) -> Value:
             have = sizes.setdefault(letter, n)
             if have != n and 1 not in (have, n):
                 raise ValueError(f"einsum: subscripts {subscripts!r}: letter {letter!r} has "
-                                 f"sizes {have} and {n} in operands of shapes {shapes}")
+                                 f"sizes {have} and {n} in operands of shapes {list(shapes)}")
             sizes[letter] = builtins.max(have, n)
-    return ops.einsum(*items, subscripts=",".join(terms) + "->" + out)
+    return ",".join(terms) + "->" + out
 
 
 # ---- products ----------------------------------------------------------------------
@@ -376,11 +383,16 @@ def _pad_z(x: Any, dtype: Any) -> Any:
 # ---- diagonals and triangles ---------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=256)
 def _diagonal_index(rows: int, cols: int, offset: int) -> tuple[Any, Any]:
+    """The row and column indices of the ``offset`` diagonal (read-only: they are cached)."""
     n = builtins.max(0, builtins.min(rows + builtins.min(offset, 0),
                                      cols - builtins.max(offset, 0)))
     r = np.arange(n)
-    return r + builtins.max(-offset, 0), r + builtins.max(offset, 0)
+    index = r + builtins.max(-offset, 0), r + builtins.max(offset, 0)
+    for i in index:
+        i.flags.writeable = False
+    return index
 
 
 def diagonal(a: Any, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Value:
@@ -461,26 +473,33 @@ def triu(m: Any, k: int = 0) -> Value:
 # ---- NumPy's signatures --------------------------------------------------------------
 
 
+# NumPy's signatures; the common call (no out=, dtype=, ...) goes straight through.
+
+
 def _np_dot(a: Any, b: Any, out: Any = None) -> Value:
-    reject("dot", out=out)
+    if out is not None:
+        reject("dot", out=out)
     return dot(a, b)
 
 
 def _np_outer(a: Any, b: Any, out: Any = None) -> Value:
-    reject("outer", out=out)
+    if out is not None:
+        reject("outer", out=out)
     return outer(a, b)
 
 
 def _np_einsum(*operands: Any, out: Any = None, optimize: Any = False, dtype: Any = None,
                order: str = "K", casting: str = "safe") -> Value:
-    reject("einsum", out=out, dtype=dtype, order=None if order == "K" else order,
-           casting=None if casting == "safe" else casting)
-    return einsum(*operands, optimize=optimize)
+    if out is not None or dtype is not None or order != "K" or casting != "safe":
+        reject("einsum", out=out, dtype=dtype, order=None if order == "K" else order,
+               casting=None if casting == "safe" else casting)
+    return einsum(*operands)
 
 
 def _np_trace(a: Any, offset: int = 0, axis1: int = 0, axis2: int = 1, dtype: Any = None,
               out: Any = None) -> Value:
-    reject("trace", dtype=dtype, out=out)
+    if dtype is not None or out is not None:
+        reject("trace", dtype=dtype, out=out)
     return trace(a, offset, axis1, axis2)
 
 

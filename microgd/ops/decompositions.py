@@ -86,7 +86,9 @@ solve: Primitive = Primitive(
 
 def _slogdet_fwd(a: Any) -> Any:
     sign, logabsdet = np.linalg.slogdet(a)
-    return np.stack([sign, logabsdet])
+    out = np.empty((2,) + np.shape(sign), dtype=np.result_type(logabsdet))
+    out[0], out[1] = sign, logabsdet
+    return out
 
 
 def _inv_transposed(op: str, a: Any) -> Any:

@@ -9,6 +9,7 @@ operands, back to that operand's subscripts.  The decompositions (``inv``,
 
 from __future__ import annotations
 
+import functools
 import math
 import operator
 import string
@@ -67,9 +68,10 @@ matmul: Primitive = Primitive(
 
 LETTERS = string.ascii_letters
 
-# Above this many multiply-adds NumPy's einsum is asked to plan the contraction (it then
-# uses BLAS through tensordot); below it the planning costs more than it saves.
-_PLAN_ABOVE = 20_000
+# Above this many multiply-adds (the product of all letters' sizes) NumPy's einsum is
+# asked to plan the contraction (pairwise, with BLAS through tensordot); below it the
+# planning (~10 us) costs more than it saves.  Measured crossover: 30-50 thousand.
+_PLAN_ABOVE = 40_000
 
 
 def split_subscripts(subscripts: str) -> tuple[list[str], str]:
@@ -78,24 +80,25 @@ def split_subscripts(subscripts: str) -> tuple[list[str], str]:
     return ins.split(","), out
 
 
-def _sizes(specs: list[str], xs: tuple) -> dict[str, int]:
+def _sizes(specs: list[str], shapes: Any) -> dict[str, int]:
     """Each letter's size: the largest among the operands (size 1 broadcasts)."""
     sizes: dict[str, int] = {}
-    for spec, x in zip(specs, xs, strict=True):
-        for letter, n in zip(spec, _shape(x), strict=True):
+    for spec, shape in zip(specs, shapes, strict=True):
+        for letter, n in zip(spec, shape, strict=True):
             sizes[letter] = max(sizes.get(letter, 1), n)
     return sizes
 
 
+@functools.lru_cache(maxsize=1024)
+def _plan(subscripts: str, shapes: tuple[tuple[int, ...], ...]) -> Any:
+    if len(shapes) < 2:
+        return False
+    work = math.prod(_sizes(split_subscripts(subscripts)[0], shapes).values())
+    return "greedy" if work > _PLAN_ABOVE else False
+
+
 def _einsum_fwd(*xs: Any, subscripts: str) -> Any:
-    specs, _ = split_subscripts(subscripts)
-    plan: Any = False
-    if len(xs) > 2:
-        plan = "greedy"
-    elif len(xs) == 2:
-        work = math.prod(_sizes(specs, xs).values())
-        plan = "greedy" if work > _PLAN_ABOVE else False
-    return np.einsum(subscripts, *xs, optimize=plan)
+    return np.einsum(subscripts, *xs, optimize=_plan(subscripts, tuple(np.shape(x) for x in xs)))
 
 
 def _einsum_vjp(i: int, g: Any, ans: Any, *xs: Any, subscripts: str) -> Any:
@@ -107,7 +110,7 @@ def _einsum_vjp(i: int, g: Any, ans: Any, *xs: Any, subscripts: str) -> Any:
     else (summed away, as ``j`` in ``'ij->i'``) come from a vector of ones.
     """
     specs, out = split_subscripts(subscripts)
-    sizes = _sizes(specs, xs)
+    sizes = _sizes(specs, [_shape(x) for x in xs])
     dtype = np.result_type(as_array(g))
     fresh = iter(c for c in LETTERS if c not in subscripts)
     terms = [out] + [s for j, s in enumerate(specs) if j != i]

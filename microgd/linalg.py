@@ -8,14 +8,18 @@ rules; in short:
 - ``inv``, ``solve``, ``slogdet``, ``pinv``: derivatives through solves and the
   output itself (``solve`` on the transposed system for the gradient of ``b``).
 - ``det``: the gradient is the cofactor matrix, computed from the SVD, so it is
-  exact at singular matrices too (and so is the second derivative).
+  exact at singular matrices too, and so is the second derivative.  Third and
+  higher derivatives go through the inverse; at an ill-conditioned matrix
+  (s_min < 1e-4 s_max) they raise ``LinAlgError``.
 - ``cholesky``, ``eigh``: A is symmetrized first, ``(A + A.T) / 2``, as JAX does, so the
   derivatives hold for every A (the gradient is symmetric).  For a symmetric A this
   is NumPy's result; NumPy reads one triangle of a non-symmetric A instead.
 - ``eigh``, ``svd``: exact for distinct eigenvalues (singular values); where two
-  tie, the 1/(gap) terms are set to 0 (exact when the loss does not depend on the
-  basis inside the tied space, the only case where a derivative exists).
-  Eigenvectors have arbitrary signs: differentiate sign-invariant losses.
+  tie, the 1/(gap) terms are set to 0, which gives the exact first derivative of a
+  loss that does not depend on the basis inside the tied space (the only losses
+  that have one there); second and higher derivatives at a tie raise
+  ``LinAlgError`` (PyTorch and JAX return inf or nan there).  Eigenvectors have
+  arbitrary signs: differentiate sign-invariant losses.
 - ``svd(full_matrices=True)``: the extra columns of U (rows of Vh) are a basis of
   the complement that NumPy picks; derivatives through them are exact for losses
   that depend only on the complement (``U2 @ U2.T``), not on its basis.

@@ -11,12 +11,15 @@ which is differentiable like everything else.
 The rules are exact for distinct eigenvalues (singular values).  They contain
 the factors F_ij = 1 / (w_j - w_i) (for the SVD 1 / (s_j^2 - s_i^2)); where two
 values tie (their gap at most ``n * eps * max|w|``) the factor is set to 0.  That
-is the exact derivative when the loss does not depend on the choice of basis
-inside the tied eigenspace (a function of the eigenvalues, of the eigenspace's
-projector, of |v|^2 summed over the space); otherwise the derivative does not
-exist, and the returned value is the one with that basis moving least.  PyTorch
-and JAX give inf or nan there instead.  Eigenvectors are defined up to sign:
-only losses that do not depend on the signs have a derivative.
+is the exact first derivative when the loss does not depend on the choice of
+basis inside the tied eigenspace (a function of the eigenvalues, of the
+eigenspace's projector, of |v|^2 summed over the space); otherwise the derivative
+does not exist, and the returned value is the one with that basis moving least.
+Differentiating the rule again at a tie would need the limits of the zeroed
+terms, so there the rule's output is wrapped in ``first_order``, whose own
+derivative raises ``LinAlgError``.  PyTorch and JAX give inf or nan at ties.
+Eigenvectors are defined up to sign: only losses that do not depend on the signs
+have a derivative.
 """
 
 from __future__ import annotations

@@ -53,10 +53,14 @@ from microgd.functions.linalg import tensordot as _tensordot
 from microgd.ops.spectral import eigh_parts, svd_parts
 from microgd.value import Value, as_constant
 
-__all__ = ["EighResult", "SVDResult", "SlogdetResult", "cholesky", "cross", "det", "diagonal",
-           "eigh", "eigvalsh", "inv", "matmul", "matrix_power", "matrix_transpose", "multi_dot",
-           "outer", "pinv", "slogdet", "solve", "svd", "svdvals", "tensordot", "trace",
-           "vecdot"]
+__all__ = ["EighResult", "LinAlgError", "SVDResult", "SlogdetResult", "cholesky", "cross",
+           "det", "diagonal", "eigh", "eigvalsh", "inv", "matmul", "matrix_power",
+           "matrix_transpose", "multi_dot", "outer", "pinv", "slogdet", "solve", "svd", "svdvals",
+           "tensordot", "trace", "vecdot"]
+
+
+LinAlgError = np.linalg.LinAlgError
+"""NumPy's error for a singular matrix, one not positive definite, ...: what these raise."""
 
 
 class SlogdetResult(NamedTuple):

@@ -24,6 +24,7 @@ from microgd.backprop import gradients
 from microgd import dispatch  # noqa: F401  (registers NumPy dispatch and the methods)
 from microgd import functions
 from microgd.functions import *  # noqa: F403  (mg.NAME: every function of every family)
+from microgd import linalg  # noqa: F401  (mg.linalg.NAME: np.linalg for Values)
 
 from microgd.transforms import grad, hessian, hvp, jacobian, value_and_grad
 from microgd.forward import ggn_vp, jacfwd, jacrev, jvp, linearize, vjp
@@ -51,6 +52,6 @@ __all__ = [
     "hessian_trace",
     "data", "nn", "optim", "DivergenceError", "History", "fit", "load_checkpoint",
     "save_checkpoint", "SearchResult", "coarse_to_fine", "grid_search", "Interpolation",
-    "Landscape", "interpolate", "landscape", "Race", "race", "draw_graph", "viz",
+    "Landscape", "interpolate", "landscape", "Race", "race", "draw_graph", "viz", "linalg",
     *functions.__all__,
 ]

@@ -304,6 +304,8 @@ def _shape_error(prim: Primitive, raw: tuple, params: dict, exc: Exception) -> E
         msg = f"{prim.name}: {text} (input shapes {joined})"
     if isinstance(exc, IndexError) and not isinstance(exc, ValueError):
         return IndexError(msg)
+    if isinstance(exc, np.linalg.LinAlgError):  # kept, so `except LinAlgError` still works
+        return np.linalg.LinAlgError(msg)
     return (ValueError if isinstance(exc, ValueError) else TypeError)(msg)
 
 

@@ -431,6 +431,8 @@ class Value:
     repeat: Callable[..., Value]
     take: Callable[..., Value]
     round: Callable[..., Value]  # v.round(decimals); Python's round(v) still gives a number
+    trace: Callable[..., Value]
+    diagonal: Callable[..., Value]
 
     def sort(self, axis: int = -1, kind: str | None = None, order: Any = None) -> None:
         """Sort in place along ``axis`` and return None, as ``ndarray.sort``.

@@ -15,23 +15,36 @@ data with ``as_array``: such constants have zero derivative almost everywhere.
 The primitives are grouped by family, one module each: ``shape`` (reshaping,
 indexing, joining, and the helpers that undo broadcasting), ``elementwise``
 (functions of one array), ``arithmetic`` (operators and other functions of two
-arrays), ``reductions``, ``linalg`` and ``norms`` (vector norms and singular
-values).  Like NumPy, this namespace has
+arrays), ``reductions``, ``norms`` (vector norms and singular values), ``linalg``
+(products), ``decompositions`` (inverse, solve, determinants, Cholesky) and
+``spectral`` (eigh, svd).  Like NumPy, this namespace has
 ``sum``, ``max``, ``min``, ``abs`` and ``pow`` shadowing Python's built-ins.
 """
 
 from __future__ import annotations
 
 from microgd.autodiff import Primitive
-from microgd.ops import arithmetic, elementwise, linalg, norms, reductions, shape
+from microgd.ops import (
+    arithmetic,
+    decompositions,
+    elementwise,
+    linalg,
+    norms,
+    reductions,
+    shape,
+    spectral,
+)
 from microgd.ops.arithmetic import *  # noqa: F403
+from microgd.ops.decompositions import *  # noqa: F403
 from microgd.ops.elementwise import *  # noqa: F403
 from microgd.ops.linalg import *  # noqa: F403
 from microgd.ops.norms import *  # noqa: F403
 from microgd.ops.reductions import *  # noqa: F403
 from microgd.ops.shape import *  # noqa: F403
+from microgd.ops.spectral import *  # noqa: F403
 
-FAMILIES = (shape, elementwise, arithmetic, reductions, linalg, norms)
+FAMILIES = (shape, elementwise, arithmetic, reductions, norms, linalg, decompositions,
+            spectral)
 
 ALL: dict[str, Primitive] = {
     p.name: p for family in FAMILIES for p in vars(family).values() if isinstance(p, Primitive)

@@ -26,6 +26,9 @@ Every contender is timed the way its users write it (``optim.SGD(...).step()``,
 (e) the course's toy ``y = x * w``, 100 epochs of GD and of per-sample SGD, written the
     obvious way with ``optim.GD`` / ``optim.SGD``, beside micrograd written the same way.
     Target: microgd <= 1.0x micrograd.
+(f) NumPy's dispatch: ``np.NAME(v)`` on a Value against ``mg.NAME(v)``, for names of
+    every family of the vocabulary, microseconds per call on a small array.
+    Target: at most 2 us more than ``mg.NAME(v)``.
 
 Contenders are timed round-robin (A, B, C, B, C, A, ...) over many repeats and
 compared by their medians, so drifts of the machine hit all of them alike.
@@ -1123,6 +1126,65 @@ def bench_toy(quick: bool) -> None:
 
 
 # --------------------------------------------------------------------------
+# (f) NumPy dispatch
+
+DISPATCH_CALLS = 2000  # calls per timed sample: one call is a few microseconds
+
+
+def _dispatch_pairs() -> dict[str, tuple[Callable[[], Any], Callable[[], Any]]]:
+    """name -> (mg form, np form), each one call on the same small Values."""
+    v = mg.Value(np.linspace(0.1, 0.9, 8))
+    m = mg.Value(np.eye(3) * 2.0 + 0.1)
+    return {
+        "exp": (lambda: mg.exp(v), lambda: np.exp(v)),
+        "log1p": (lambda: mg.log1p(v), lambda: np.log1p(v)),
+        "sum": (lambda: mg.sum(v), lambda: np.sum(v)),
+        "var": (lambda: mg.var(v), lambda: np.var(v)),
+        "linalg.norm": (lambda: mg.linalg.norm(v), lambda: np.linalg.norm(v)),
+        "reshape": (lambda: mg.reshape(v, (2, 4)), lambda: np.reshape(v, (2, 4))),
+        "sort": (lambda: mg.sort(v), lambda: np.sort(v)),
+        "einsum": (lambda: mg.einsum("ij,jk->ik", m, m), lambda: np.einsum("ij,jk->ik", m, m)),
+        "linalg.solve": (lambda: mg.linalg.solve(m, v[:3]), lambda: np.linalg.solve(m, v[:3])),
+    }
+
+
+def _calls(fn: Callable[[], Any]) -> Callable[[], None]:
+    def many() -> None:
+        for _ in range(DISPATCH_CALLS):
+            fn()
+    return many
+
+
+def bench_dispatch(quick: bool) -> None:
+    print(f"\n(f) NumPy dispatch: np.NAME(v) against mg.NAME(v), us per call "
+          f"({DISPATCH_CALLS} calls per sample)")
+    pairs = _dispatch_pairs()
+    for name, (a, b) in pairs.items():  # the two spellings compute the same Value
+        assert np.array_equal(a().data, b().data), f"dispatch {name}: np and mg disagree"
+    contenders = {}
+    for name, (a, b) in pairs.items():
+        contenders[f"mg.{name}"] = _calls(a)
+        contenders[f"np.{name}"] = _calls(b)
+    bg = Background()
+    times = interleave(contenders, repeats=7 if quick else 21, warmup=1, lead_in=0.0,
+                       budget=5 if quick else 20, min_repeats=min_rounds(quick))
+    bg.stop()
+    RESULTS["dispatch"] = {}
+    per_call = 1e6 / DISPATCH_CALLS
+    for name in pairs:
+        ta, tb = times[f"mg.{name}"], times[f"np.{name}"]
+        extra = med([(y - x) * per_call for x, y in zip(ta, tb, strict=True)])
+        print(f"  {name:<14} mg {med(ta) * per_call:6.2f} us   np {med(tb) * per_call:6.2f} us"
+              f"   np - mg (paired) {extra:+.2f} us")
+        RESULTS["dispatch"][name] = {"mg_us": med(ta) * per_call, "np_us": med(tb) * per_call,
+                                     "extra_us": extra}
+        row(f"dispatch np.{name}", med(tb) * 1e3 / DISPATCH_CALLS, f"{extra:+.2f} us",
+            "<= +2 us", extra <= 2.0, None, bg.busy)
+    print(bg.report())
+    RESULTS["dispatch"]["background_load"] = bg.share
+
+
+# --------------------------------------------------------------------------
 
 
 def print_table() -> None:
@@ -1137,7 +1199,7 @@ def print_table() -> None:
               f"{r['status']}")
 
 
-SECTIONS = "abcde"
+SECTIONS = "abcdef"
 
 
 def _dist_version(name: str) -> str:
@@ -1185,7 +1247,7 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"--sections: unknown section(s) {''.join(sorted(unknown))}; "
                  f"use any of {', '.join(SECTIONS)}")
     for letter, bench in (("a", bench_mlp), ("b", bench_chain), ("c", bench_demo),
-                          ("d", bench_fit), ("e", bench_toy)):
+                          ("d", bench_fit), ("e", bench_toy), ("f", bench_dispatch)):
         if letter in args.sections:
             bench(args.quick)
     print_table()

@@ -122,7 +122,10 @@ def backprop(
     relevant = None if wrt is None else _relevant(order, wrt)
     result: dict[Value, Any] = {}
     anomaly = _mode.anomaly
-    saved_mode = _set_mode("grad_enabled", create_graph)
+    # A first-order pass runs its rules on arrays, which record nothing whatever the
+    # mode; only a create_graph pass needs grad mode on (and off for first order
+    # would cost two thread-local writes per backward, a tenth of a tiny one).
+    saved_mode = _set_mode("grad_enabled", True) if create_graph else None
     try:
         for node in reversed(order):
             g = node._g
@@ -173,7 +176,8 @@ def backprop(
             node._g = None
         raise
     finally:
-        _set_mode("grad_enabled", saved_mode)
+        if create_graph:
+            _set_mode("grad_enabled", saved_mode)
     if not retain_graph:
         # Drop the saved input data; keep the structure (op and inputs) so the
         # graph can still be drawn, and a second backward can say what happened.
@@ -184,6 +188,9 @@ def backprop(
 
 
 def _seed(root: Value, gradient: Any, create_graph: bool, where: str) -> Any:
+    t = type(root._data)
+    if gradient is None and not create_graph and (t is np.float64 or t is np.float32):
+        return t(1)  # the common case, a scalar loss: see below
     if gradient is None:
         if root.size != 1:
             raise RuntimeError(

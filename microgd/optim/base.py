@@ -117,8 +117,15 @@ def _check_params(params: Any, owner: str) -> list[Value]:
 # ---- the base class -----------------------------------------------------------------
 
 def _fresh(new: Any, w: np.ndarray, g: np.ndarray, state: dict[str, Any], p: Any) -> bool:
-    """Whether ``new`` is an array of ``p``'s shape and dtype that nothing else holds."""
-    return (type(new) is np.ndarray and new.base is None and new.dtype == p.dtype
+    """Whether ``new`` is an array of ``p``'s shape and dtype that nothing else holds.
+
+    A NumPy scalar of ``p``'s dtype qualifies for a 0-d parameter: it is immutable, so
+    holding it shares nothing (0-d arithmetic returns scalars).
+    """
+    t = type(new)
+    if t is np.float64 or t is np.float32:
+        return new.dtype == p.dtype and p.ndim == 0
+    return (t is np.ndarray and new.base is None and new.dtype == p.dtype
             and new.shape == p.shape and new is not w and new is not g
             and not any(new is v for v in state.values()))
 
@@ -245,7 +252,9 @@ class Optimizer:
         for i, p, g in self._grads_to_apply():
             st = self.state[i]
             st["step"] += 1
-            w = np.asarray(p.data)
+            w = p._data
+            if type(w) is not np.ndarray:  # 0-d: NumPy scalars, whose arithmetic is 5x faster
+                g = g[()]
             new = self._update(w, g, st)
             if _fresh(new, w, g, st, p):
                 p._set(new)  # the update built a new array: take it without a second copy

@@ -125,7 +125,7 @@ def backprop(
     # A first-order pass runs its rules on arrays, which record nothing whatever the
     # mode; only a create_graph pass needs grad mode on (and off for first order
     # would cost two thread-local writes per backward, a tenth of a tiny one).
-    saved_mode = _set_mode("grad_enabled", True) if create_graph else None
+    saved_mode = _set_mode("grad_enabled", True) if create_graph else False
     try:
         for node in reversed(order):
             g = node._g

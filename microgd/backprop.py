@@ -238,13 +238,16 @@ def backward(
     for node, g in grads.items():
         dtype = node._data.dtype
         if type(g) is not np.ndarray or g.dtype != dtype:
-            g = np.asarray(g._data if isinstance(g, Value) else g, dtype=dtype)
-        # Leaves must not share a gradient buffer (add passes one g to both
-        # inputs), or an in-place update of one .grad would change another.
-        base = g if g.base is None else g.base
-        if id(base) in owners or not g.flags.writeable:
-            g = base = g.copy()
-        owners.add(id(base))
+            # a NumPy scalar (a 0-d pass), a Value or another dtype: np.array makes a
+            # fresh array, shared with no one
+            g = np.array(g._data if isinstance(g, Value) else g, dtype=dtype)
+        else:
+            # Leaves must not share a gradient buffer (add passes one g to both
+            # inputs), or an in-place update of one .grad would change another.
+            base = g if g.base is None else g.base
+            if id(base) in owners or not g.flags.writeable:
+                g = base = g.copy()
+            owners.add(id(base))
         updates.append((node, g))
     for node, g in updates:
         node.grad = g if node.grad is None else node.grad + g

@@ -113,13 +113,17 @@ def _ritz(alpha: np.ndarray, beta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _lanczos(matvec: Callable[[np.ndarray], np.ndarray], n: int, k: int, which: str,
-             tol: float, rng: np.random.Generator, max_iter: int
+             tol: float, rng: np.random.Generator, max_iter: int,
+             start: np.ndarray | None = None
              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
     """Extreme eigenpairs by Lanczos with full reorthogonalization.
 
     A Ritz pair is accepted when its residual ``|beta_m * s_m|`` (exact, with
     full reorthogonalization) is at most ``sqrt(tol) * scale``: the eigenvalue
-    error is then at most about ``tol * scale**2 / gap``.
+    error is then at most about ``tol * scale**2 / gap``.  ``start`` (a flat
+    vector, e.g. the eigenvector found at a nearby point) replaces the random
+    start vector: a warm start; convergence is then checked after every step,
+    since it may come after one or two.
     """
     want = min(2 * k if which == "both" else k, n)
 
@@ -130,12 +134,14 @@ def _lanczos(matvec: Callable[[np.ndarray], np.ndarray], n: int, k: int, which: 
         return idx, res, len(idx) >= want and bool(np.all(res <= np.sqrt(tol) * scale))
 
     def stop(alpha: list, beta: list) -> bool:
-        if len(alpha) < min(k, n) or len(alpha) % 2:  # check every other step
-            return False
+        if len(alpha) < min(k, n) or (start is None and len(alpha) % 2):
+            return False  # cold: check every other step
         theta, S = _ritz(np.array(alpha), np.array(beta))
         return accepted(theta, S, beta[-1])[2]
 
-    q = rng.standard_normal(n)
+    q = rng.standard_normal(n) if start is None else np.array(start, dtype=np.float64)
+    if not np.linalg.norm(q) > 0:
+        raise ValueError("hessian_eigs: the start vector of Lanczos is zero")
     alpha, beta, Q, exhausted = _lanczos_basis(matvec, q / np.linalg.norm(q),
                                                min(n, max_iter), stop)
     theta, S = _ritz(alpha, beta)
@@ -170,7 +176,8 @@ def _finite_matvec(op: HessianOperator, where: str) -> Callable[[np.ndarray], np
 
 
 def _spectrum(op: HessianOperator, k: int, which: str, method: str, tol: float,
-              rng: np.random.Generator, max_iter: int = 300, where: str = "hessian_eigs"
+              rng: np.random.Generator, max_iter: int = 300, where: str = "hessian_eigs",
+              start: np.ndarray | None = None
               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool, str]:
     """Eigenpairs of ``op`` on flat vectors: ``(values, rows, residuals, converged, method)``.
 
@@ -189,7 +196,7 @@ def _spectrum(op: HessianOperator, k: int, which: str, method: str, tol: float,
         residuals = np.linalg.norm(rows @ H - values[:, None] * rows, axis=1)
         return values, rows, residuals, True, "dense"
     values, rows, residuals, converged = _lanczos(_finite_matvec(op, where), op.n, k, which,
-                                                  tol, rng, max_iter)
+                                                  tol, rng, max_iter, start)
     return values, rows, residuals, bool(converged), "lanczos"
 
 

@@ -8,6 +8,10 @@ attributes of :class:`microgd.transforms.HessianOperator` (``n``, ``x``,
   of ``loss(model(params))``: the products of :func:`microgd.ggn_vp`, with
   the model's graph and its linearization recorded once and reused for every
   product (``ggn_vp`` rebuilds them per call);
+- :class:`LossHessian`, the Hessian of a loss already evaluated on the
+  parameter Values themselves (not on copies): what a second-order
+  optimizer's step and a training monitor need, where the loss is a closure
+  over the model's parameters;
 - :class:`BlockOperator`, the diagonal block ``H_ii`` of an operator for one
   parameter array (a layer's weights): the full product of a vector that is
   zero outside that block, restricted to it.
@@ -20,13 +24,70 @@ from typing import Any
 
 import numpy as np
 
+from microgd import ops
 from microgd.autodiff import no_grad
+from microgd.backprop import gradients
 from microgd.forward import linearize, vjp
 from microgd.transforms import HessianOperator, Tree, _variables, flatten, unflatten
 from microgd.tree import leaves
-from microgd.value import as_array
+from microgd.value import Value, as_array
 
-__all__ = ["BlockOperator", "GGNOperator", "curvature_operator"]
+__all__ = ["BlockOperator", "GGNOperator", "LossHessian", "curvature_operator"]
+
+
+class LossHessian:
+    """``v -> H v`` of an evaluated loss Value with respect to the parameter Values it used.
+
+    The gradient is built once with ``create_graph``; each product is one
+    backward pass through it, and nothing touches the parameters' ``.grad``.
+    Flat vectors, as every operator here (``n``, ``x``, ``matvec``,
+    ``n_products``).
+
+    Parameters
+    ----------
+    loss : Value
+        A scalar computed from ``params`` with grad mode on, not yet
+        differentiated by ``backward()`` (or differentiated with
+        ``retain_graph=True``).
+    params : list of Value
+    owner : str
+        Who asks, for error messages.
+
+    Examples
+    --------
+    >>> import microgd as mg
+    >>> w = mg.Value([1.0, 2.0])
+    >>> H = LossHessian((w ** 3).sum(), [w])
+    >>> H.grad.tolist(), H.matvec(np.array([1.0, 0.0])).tolist()
+    ([3.0, 12.0], [6.0, 0.0])
+    """
+
+    def __init__(self, loss: Value, params: list[Value], owner: str = "LossHessian") -> None:
+        self.params = params
+        self.x = [np.asarray(p.data) for p in params]
+        try:
+            self._grads = gradients(loss, params, create_graph=True)
+        except RuntimeError as exc:
+            raise RuntimeError(
+                f"{owner}: {exc}. The loss must be given without calling backward() on it "
+                "(it is differentiated twice), or after loss.backward(retain_graph=True)"
+            ) from None
+        self.grad = flatten([np.asarray(g.data) for g in self._grads])
+        self.n = self.grad.size
+        self.n_products = 0
+
+    def matvec(self, vec: np.ndarray) -> np.ndarray:
+        """``H @ vec`` on flat vectors of length ``n``."""
+        self.n_products += 1
+        pieces = unflatten(vec, self.x)
+        live = [(g, v) for g, v in zip(self._grads, pieces, strict=True) if g.requires_grad]
+        if not live:
+            return np.zeros(self.n)
+        total = ops.sum(live[0][0] * live[0][1], axis=None, keepdims=False)
+        for g, v in live[1:]:
+            total = total + ops.sum(g * v, axis=None, keepdims=False)
+        return flatten([np.asarray(h.data)
+                        for h in gradients(total, self.params, retain_graph=True)])
 
 
 class GGNOperator:

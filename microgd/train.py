@@ -56,6 +56,10 @@ class History:
     path_steps : list of int
         The step of each row of ``path``: 0 is the start, ``k`` is after the
         ``k``-th update.
+    monitors : dict of str to dict of lists
+        What the monitors of :mod:`microgd.monitors` measured:
+        ``monitors['sharpness'] == {'step': [...], 'value': [...], ...}``,
+        ``'step'`` being the number of updates made before each measurement.
 
     Examples
     --------
@@ -75,12 +79,17 @@ class History:
     lr: list[float] = field(default_factory=list)
     path: list[np.ndarray] = field(default_factory=list)
     path_steps: list[int] = field(default_factory=list)
+    monitors: dict[str, dict[str, list]] = field(default_factory=dict)
 
     def __eq__(self, other: object) -> bool:
         # The generated __eq__ would compare the path's rows with ==, an array, not a bool.
         if not isinstance(other, History):
             return NotImplemented
-        return (all(getattr(self, k) == getattr(other, k) for k in (*SERIES, "path_steps"))
+        # Monitors may hold NaN (no stability threshold), which == never matches: compare
+        # their JSON text.
+        same = json.dumps(json_ready(self.monitors)) == json.dumps(json_ready(other.monitors))
+        return (same and all(getattr(self, k) == getattr(other, k)
+                             for k in (*SERIES, "path_steps"))
                 and len(self.path) == len(other.path)
                 and all(np.array_equal(a, b) for a, b in zip(self.path, other.path,
                                                               strict=True)))
@@ -111,11 +120,13 @@ class History:
             out.append(v / (1 - beta ** t))
         return out
 
-    def to_dict(self) -> dict[str, list]:
+    def to_dict(self) -> dict[str, Any]:
         """Every field as plain Python lists (the rows of ``path`` as lists of floats)."""
         out: dict[str, list] = {k: [float(x) for x in getattr(self, k)] for k in SERIES}
         out["path"] = [np.asarray(row, dtype=np.float64).tolist() for row in self.path]
         out["path_steps"] = [int(s) for s in self.path_steps]
+        out["monitors"] = {name: {k: _plain(v) for k, v in record.items()}
+                           for name, record in self.monitors.items()}
         return out
 
     def save(self, path: str | os.PathLike) -> None:
@@ -172,7 +183,49 @@ class History:
         if len(steps) != len(rows):
             raise ValueError(f"History.load: {name!r}: {len(rows)} path rows but "
                              f"{len(steps)} path_steps")
-        return cls(**known, path=rows, path_steps=list(steps))
+        return cls(**known, path=rows, path_steps=list(steps),
+                   monitors=_monitors_from_json(raw.get("monitors", {}), name))
+
+
+def _plain(values: list) -> list:
+    """A monitor's list as JSON-ready Python numbers (lists of them for spectra)."""
+    out: list = []
+    for v in values:
+        if isinstance(v, (list, tuple, np.ndarray)):
+            out.append([float(x) for x in v])
+        elif isinstance(v, (bool, np.bool_)):
+            out.append(bool(v))
+        elif isinstance(v, (int, np.integer)):
+            out.append(int(v))
+        else:
+            out.append(float(v))
+    return out
+
+
+def _monitors_from_json(raw: Any, name: str) -> dict[str, dict[str, list]]:
+    where = f"History.load: {name!r}: 'monitors'"
+    if not isinstance(raw, dict):
+        raise ValueError(f"{where} is not a mapping")
+    out: dict[str, dict[str, list]] = {}
+    for key, record in raw.items():
+        if not isinstance(record, dict) or not all(isinstance(v, list) for v in record.values()):
+            raise ValueError(f"{where}: {key!r} is not a mapping of lists")
+        steps = record.get("step", [])
+        if not all(isinstance(s, int) and not isinstance(s, bool) for s in steps):
+            raise ValueError(f"{where}: {key!r}: 'step' must hold integers")
+        fields: dict[str, list] = {}
+        for f, values in record.items():
+            if len(values) != len(steps):
+                raise ValueError(f"{where}: {key!r}: {len(values)} values of {f!r} for "
+                                 f"{len(steps)} steps")
+            try:
+                fields[f] = [v if isinstance(v, (bool, int)) else
+                             [number_from_json(x) for x in v] if isinstance(v, list) else
+                             number_from_json(v) for v in values]
+            except (ValueError, TypeError) as exc:
+                raise ValueError(f"{where}: {key!r}: {f!r}: {exc}") from None
+        out[str(key)] = fields
+    return out
 
 
 class DivergenceError(FloatingPointError):
@@ -260,7 +313,8 @@ def fit(loss_fn: Callable[[np.ndarray, np.ndarray], Value], params: Sequence[Val
         data: tuple[Any, Any], optimizer: Any, epochs: int, batch_size: int | None = None,
         shuffle: bool = True, seed: int = 0, callbacks: Sequence[Callable] = (),
         progress: bool | None = None, record_path: bool | int = False,
-        divergence_factor: float = 1e6, path_max_bytes: int | None = PATH_MAX_BYTES) -> History:
+        divergence_factor: float = 1e6, path_max_bytes: int | None = PATH_MAX_BYTES,
+        monitors: Sequence[Any] = ()) -> History:
     """Train ``params`` by minimizing ``loss_fn`` over ``data`` with ``optimizer``.
 
     Parameters
@@ -296,6 +350,14 @@ def fit(loss_fn: Callable[[np.ndarray, np.ndarray], Value], params: Sequence[Val
         A memory limit of the recorded path: at most
         ``path_max_bytes // (8 * parameters)`` rows are kept, whatever
         ``record_path`` says.  None: no limit but the count.
+    monitors : list of microgd.monitors.Monitor
+        Curvature measured on the full training loss every ``every`` steps
+        (:mod:`microgd.monitors`), into ``hist.monitors``; training is not
+        disturbed (the final parameters are bit-identical).
+
+    Second-order optimizers (``optim.Newton``, ``optim.SaddleFreeNewton``)
+    are given the step's loss as their closure: one forward pass per step
+    serves the history and the step.
 
     Returns
     -------
@@ -328,6 +390,14 @@ def fit(loss_fn: Callable[[np.ndarray, np.ndarray], Value], params: Sequence[Val
     cap = _path_cap(record_path, path_max_bytes, sum(p.size for p in params))
     stride = 1
     hist = History()
+    recorder = None
+    if monitors:
+        from microgd.monitors import Recorder  # monitors sit above training's own imports
+        recorder = Recorder(monitors, loss_fn, params, (X, y), loader.batch_size, hist.monitors)
+    measured = -1
+    shown_values: dict[str, Any] = {}
+    # A second-order step needs the loss itself: the graph is kept for it.
+    closure_step = bool(getattr(optimizer, "needs_closure", False))
     # Bound once: the loop below runs per step, and must cost next to nothing beside it.
     add_loss, add_norm, add_lr = hist.step_loss.append, hist.grad_norm.append, hist.lr.append
     vdot = np.vdot
@@ -344,6 +414,9 @@ def fit(loss_fn: Callable[[np.ndarray, np.ndarray], Value], params: Sequence[Val
         for epoch in range(epochs):
             total, count = 0.0, 0
             for xb, yb in epoch_batches:
+                if recorder is not None and measured != step:
+                    shown_values = recorder(step, optimizer) or shown_values
+                    measured = step
                 for p in params:
                     p.zero_grad()
                 loss = loss_fn(xb, yb)
@@ -358,7 +431,7 @@ def fit(loss_fn: Callable[[np.ndarray, np.ndarray], Value], params: Sequence[Val
                     why = (f"{value:.3g}, above {divergence_factor:g} x the first loss "
                            f"{first:.3g}" if value > limit else f"{value}")
                     _diverged(hist, params, optimizer, epoch, step, f"loss is {why}")
-                loss.backward()
+                loss.backward(retain_graph=closure_step)
                 squares = 0.0
                 for p in params:
                     g = p.grad
@@ -375,7 +448,10 @@ def fit(loss_fn: Callable[[np.ndarray, np.ndarray], Value], params: Sequence[Val
                 add_loss(value)
                 add_norm(gnorm)
                 add_lr(float(optimizer.lr))
-                optimizer.step()
+                if closure_step:
+                    optimizer.step(lambda: loss)  # noqa: B023 (called right here)
+                else:
+                    optimizer.step()
                 step += 1
                 n = len(xb)
                 total += value * n
@@ -388,7 +464,8 @@ def fit(loss_fn: Callable[[np.ndarray, np.ndarray], Value], params: Sequence[Val
                         del hist.path[1::2], hist.path_steps[1::2]
                         stride *= 2
                 if bar is not None and step - shown >= tick:
-                    bar.set_postfix(loss=f"{value:.4g}", refresh=False)
+                    bar.set_postfix(loss=f"{value:.4g}", refresh=False,
+                                    **{k: _short(v) for k, v in shown_values.items()})
                     bar.update(step - shown)
                     shown = step
             hist.epoch_loss.append(total / count)
@@ -398,11 +475,21 @@ def fit(loss_fn: Callable[[np.ndarray, np.ndarray], Value], params: Sequence[Val
                     stop = (cb(hist, epoch) is True) or stop
                 if stop:
                     break
+        if recorder is not None and measured != step:
+            recorder(step, optimizer)  # the end, when it falls on a measuring step
     finally:
         if bar is not None:
             bar.update(step - shown)
             bar.close()
     return hist
+
+
+def _short(value: Any) -> str:
+    """A monitor's value for the progress bar."""
+    if isinstance(value, list):
+        return "[" + ", ".join(f"{v:.3g}" for v in value[:2]) + (", ...]" if len(value) > 2
+                                                                    else "]")
+    return f"{value:.4g}"
 
 
 def _flat(params: Sequence[Value]) -> np.ndarray:

@@ -11,12 +11,13 @@ along negative curvature it moves *downhill* too, away from the saddle.
 
 Both need the loss itself, not only its gradient, so ``step`` takes a
 closure that re-evaluates the loss, as ``torch.optim.LBFGS.step(closure)``
-does.  :func:`microgd.fit` calls ``step()`` with no argument after its own
-backward pass (the graph is then freed), so these optimizers run in a loop
-of your own::
+does, in a loop of your own::
 
     for _ in range(steps):
         opt.step(lambda: loss_fn(X, y))
+
+or in :func:`microgd.fit`, which hands each step's loss to ``step`` as the
+closure (they say so with ``needs_closure = True``).
 """
 
 from __future__ import annotations
@@ -26,12 +27,11 @@ from typing import Any
 
 import numpy as np
 
-from microgd import ops
 from microgd.autodiff import enable_grad
-from microgd.backprop import gradients
 from microgd.curvature import DENSE_MAX, _dense, _resolve_method, _spectrum
+from microgd.operators import LossHessian
 from microgd.optim.base import Optimizer, _integer, _real
-from microgd.tree import flatten, unflatten
+from microgd.tree import unflatten
 from microgd.value import Value
 
 __all__ = ["Newton", "SaddleFreeNewton"]
@@ -39,44 +39,11 @@ __all__ = ["Newton", "SaddleFreeNewton"]
 LANCZOS_TOL = 1e-8  # relative accuracy asked of the Ritz values of a large saddle-free step
 
 
-class _LossHessian:
-    """The gradient and ``v -> H v`` of one evaluated loss with respect to the parameters.
-
-    The gradient is built with ``create_graph`` once; each product is one
-    backward pass through it (the attributes :func:`microgd.curvature._spectrum`
-    uses: ``n``, ``x``, ``matvec``, ``n_products``).
-    """
-
-    def __init__(self, loss: Value, params: list[Value], owner: str) -> None:
-        self.params = params
-        self.x = [np.asarray(p.data) for p in params]
-        try:
-            self._grads = gradients(loss, params, create_graph=True)
-        except RuntimeError as exc:
-            raise RuntimeError(
-                f"{owner}.step: {exc}. The closure must return the loss without calling "
-                "backward() on it (the optimizer differentiates it twice), or call "
-                "loss.backward(retain_graph=True)") from None
-        self.grad = flatten([np.asarray(g.data) for g in self._grads])
-        self.n = self.grad.size
-        self.n_products = 0
-
-    def matvec(self, vec: np.ndarray) -> np.ndarray:
-        self.n_products += 1
-        pieces = unflatten(vec, self.x)
-        live = [(g, v) for g, v in zip(self._grads, pieces, strict=True) if g.requires_grad]
-        if not live:
-            return np.zeros(self.n)
-        total = ops.sum(live[0][0] * live[0][1], axis=None, keepdims=False)
-        for g, v in live[1:]:
-            total = total + ops.sum(g * v, axis=None, keepdims=False)
-        return flatten([np.asarray(h.data)
-                        for h in gradients(total, self.params, retain_graph=True)])
-
-
 class _SecondOrder(Optimizer):
     """Optimizers whose step needs the loss: ``step(closure)``; ``_direction`` gives d in
     ``w <- w - lr * d`` from the loss's Hessian operator and flat gradient."""
+
+    needs_closure = True  # mg.fit passes the step's loss as the closure
 
     def _update(self, w: np.ndarray, g: np.ndarray, state: dict[str, Any]) -> np.ndarray:
         raise TypeError(f"{type(self).__name__} updates all parameters at once in step(closure)")
@@ -97,7 +64,7 @@ class _SecondOrder(Optimizer):
             raise TypeError(
                 f"{owner}.step needs a closure that re-evaluates the loss, as "
                 f"opt.step(lambda: loss_fn(X, y)): a second-order step needs the loss, not "
-                f"only .grad. mg.fit calls step() without one; run {owner} in a loop of your own")
+                f"only .grad (mg.fit passes one)")
         if not callable(closure):
             raise TypeError(f"{owner}.step: closure must be a callable returning the loss, got "
                             f"{type(closure).__name__}")
@@ -110,7 +77,7 @@ class _SecondOrder(Optimizer):
         value = float(np.asarray(loss.data).item())
         if not np.isfinite(value):
             raise ValueError(f"{owner}.step: the loss is {value}; no parameter was updated")
-        op = _LossHessian(loss, self.params, owner)
+        op = LossHessian(loss, self.params, f"{owner}.step (the closure's loss)")
         if not np.isfinite(op.grad).all():
             raise ValueError(f"{owner}.step: the gradient is not finite; no parameter was "
                              "updated")

@@ -67,7 +67,12 @@ def plot_history(histories: Any, labels: Sequence[str] | None = None, beta: floa
         Logarithmic y axis (symmetric-log when a value is not positive).
     path : str or os.PathLike, optional
         Write the figure there (``.png``, ``.svg`` or ``.pdf``).
-    series : {'step_loss', 'epoch_loss', 'grad_norm', 'lr'}, default 'step_loss'
+    series : {'step_loss', 'epoch_loss', 'grad_norm', 'lr'} or a monitor's name
+        A monitor's name (``'sharpness'``, ``'eigenvalues'``, ...: a key of
+        ``hist.monitors``) draws its measurements against the step, with the
+        optimizer's stability threshold (``2/lr`` for GD, recorded by
+        :class:`~microgd.monitors.Sharpness`) as a dashed line; a spectrum
+        draws one line per eigenvalue.  Monitors are not smoothed.
     x : {'step', 'epoch'}, default 'step'
         The x axis.  With ``'epoch'`` per-step series are placed at fractional
         epochs, so full-batch GD, SGD and mini-batch runs line up.
@@ -92,8 +97,11 @@ def plot_history(histories: Any, labels: Sequence[str] | None = None, beta: floa
     if x not in ("step", "epoch"):
         raise ValueError(f"plot_history: x must be 'step' or 'epoch', got {x!r}")
     if series not in _SERIES_LABEL:
-        raise ValueError(f"plot_history: series must be one of {tuple(_SERIES_LABEL)}, "
-                         f"got {series!r}")
+        runs = _runs(histories, labels, "monitors")
+        if all(series in getattr(h, "monitors", {}) for _, h in runs):
+            return _plot_monitor(runs, series, log, path, x)
+        raise ValueError(f"plot_history: series must be one of {tuple(_SERIES_LABEL)} or the "
+                         f"name of a monitor every history has, got {series!r}")
     runs = _runs(histories, labels, series)
     fig = new_figure((8.0, 4.6))
     ax = fig.add_subplot()
@@ -117,3 +125,54 @@ def plot_history(histories: Any, labels: Sequence[str] | None = None, beta: floa
     ax.legend(frameon=False)
     save_figure(fig, path)
     return fig
+
+
+def _plot_monitor(runs: list[tuple[str, Any]], series: str, log: bool,
+                  path: str | os.PathLike | None, x: str) -> Figure:
+    fig = new_figure((8.0, 4.6))
+    ax = fig.add_subplot()
+    positive = True
+    for i, (label, hist) in enumerate(runs):
+        color = COLORS[i % len(COLORS)]
+        record = hist.monitors[series]
+        xs = np.asarray(record["step"], dtype=np.float64)
+        if x == "epoch":
+            n_epochs, n_steps = len(hist.epoch_loss), len(hist.step_loss)
+            xs = xs / (n_steps / n_epochs) if n_epochs and n_steps else xs
+        values = record["value"]
+        nested = any(isinstance(v, (list, tuple)) for v in values)
+        columns = _columns(values) if nested else with_gaps(values)[:, None]
+        name = series if label == "monitors" else label  # a single, unlabelled run
+        for j in range(columns.shape[1]):
+            ax.plot(xs, columns[:, j], color=color, linewidth=1.8, marker="." if
+                    len(xs) < 60 else None, label=name if j == 0 else f"_{name} {j}",
+                    gid=f"monitor:{label}:{j}")
+        finite = columns[np.isfinite(columns)]
+        positive = positive and not np.any(finite <= 0)
+        threshold = with_gaps(record.get("threshold", []))
+        if len(threshold) and np.isfinite(threshold).any():
+            ax.plot(xs, threshold, color=color, linestyle="--", linewidth=1.2,
+                    label="stability threshold (2/lr for GD)" if len(runs) == 1 else
+                    f"{label}: stability threshold", gid=f"threshold:{label}")
+    if log:
+        ax.set_yscale("log" if positive else "symlog")
+    title = {"sharpness": "sharpness (top Hessian eigenvalue)",
+             "eigenvalues": "extreme Hessian eigenvalues",
+             "hessian_trace": "Hessian trace (Hutchinson)",
+             "gradient_noise": "gradient noise scale"}.get(series, series)
+    ax.set(xlabel=x, ylabel=title + (" (log scale)" if log else ""))
+    ax.set_title(f"{title[0].upper() + title[1:]}, measured on the full training loss",
+                 fontsize=11)
+    style_axes(ax)
+    ax.legend(frameon=False)
+    save_figure(fig, path)
+    return fig
+
+
+def _columns(values: list) -> np.ndarray:
+    """Spectra (lists, possibly of different lengths) as columns padded with NaN."""
+    width = max((len(v) for v in values), default=0)
+    out = np.full((len(values), width), np.nan)
+    for i, v in enumerate(values):
+        out[i, :len(v)] = v
+    return with_gaps(out)

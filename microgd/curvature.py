@@ -175,7 +175,7 @@ def _finite_matvec(op: HessianOperator, where: str) -> Callable[[np.ndarray], np
     return matvec
 
 
-def _spectrum(op: HessianOperator, k: int, which: str, method: str, tol: float,
+def _spectrum(op: Any, k: int, which: str, method: str, tol: float,
               rng: np.random.Generator, max_iter: int = 300, where: str = "hessian_eigs",
               start: np.ndarray | None = None
               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool, str]:

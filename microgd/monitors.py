@@ -268,7 +268,7 @@ class Sharpness(Monitor):
     """
 
     name = "sharpness"
-    fields = ("value", "threshold", "n_hvp", "converged")
+    fields: tuple[str, ...] = ("value", "threshold", "n_hvp", "converged")
 
     def __init__(self, every: int = 10, tol: float = 1e-6, max_iter: int = 100,
                  warm_start: bool = True, seed: int = 0, name: str | None = None) -> None:

@@ -122,7 +122,7 @@ class History:
 
     def to_dict(self) -> dict[str, Any]:
         """Every field as plain Python lists (the rows of ``path`` as lists of floats)."""
-        out: dict[str, list] = {k: [float(x) for x in getattr(self, k)] for k in SERIES}
+        out: dict[str, Any] = {k: [float(x) for x in getattr(self, k)] for k in SERIES}
         out["path"] = [np.asarray(row, dtype=np.float64).tolist() for row in self.path]
         out["path_steps"] = [int(s) for s in self.path_steps]
         out["monitors"] = {name: {k: _plain(v) for k, v in record.items()}

@@ -356,12 +356,3 @@ def test_second_order_errors_leave_the_parameters_alone():
 def test_second_order_bad_hyperparameters(make, exc, message):
     with pytest.raises(exc, match=message):
         make([mg.Value(1.0)])
-
-
-def test_fit_with_a_second_order_optimizer_says_to_use_a_closure_loop():
-    w = mg.Value(np.array([1.0, 0.5]))
-    X = np.zeros((1, 1))
-    with pytest.raises(TypeError, match="needs a closure.*mg.fit calls step.. without one"):
-        mg.fit(lambda xb, yb: quartic_saddle(w), [w], (X, X), optim.SaddleFreeNewton([w]),
-               epochs=1)
-    assert w.data.tolist() == [1.0, 0.5]

@@ -158,8 +158,8 @@ def stability_threshold(optimizer: Any) -> float:
     >>> import microgd as mg
     >>> from microgd import optim
     >>> w = [mg.Value(1.0)]
-    >>> stability_threshold(optim.GD(w, lr=0.1)), stability_threshold(optim.Momentum(w, 0.1))
-    (20.0, 38.0)
+    >>> stability_threshold(optim.GD(w, lr=0.1)), stability_threshold(optim.Momentum(w, 0.5))
+    (20.0, 7.6)
     """
     from microgd import optim  # above this layer's imports: looked up, not imported at load
 

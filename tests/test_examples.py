@@ -41,7 +41,7 @@ def test_saddle_escape_network(capsys):
 LESSONS = ["exhaustive_search", "divide_and_conquer", "gradient_descent", "sgd_vs_minibatch",
            "ema_smoothing", "learning_rate", "minima_vs_saddles", "saddle_escape", "momentum",
            "initialization", "mlp_classifier", "optimizer_races", "why_momentum_works",
-           "escaping_saddles"]
+           "edge_of_stability", "escaping_saddles"]
 
 
 @pytest.mark.parametrize("name", LESSONS)
@@ -283,6 +283,19 @@ def test_why_momentum_works_lesson_13(tmp_path):
                                  1000.0: {"GD": 6908, "momentum": 315}}
     (png,) = r["pictures"]
     assert is_png(png, "why_momentum_works.png")
+
+
+def test_edge_of_stability_lesson_14():
+    pytest.importorskip("sklearn")
+    eos = load("edge_of_stability")
+    hist = eos.train(0.1, steps=800, data=eos.digits(300), every=20)
+    r = eos.edge_ratio(hist, 0.1, after=0.6)
+    # progressive sharpening from well below 2/lr, then hovering at it
+    assert r["first"] < 0.5
+    assert 0.95 < r["median"] < 1.1 and r["min"] > 0.8 and r["max"] < 1.2
+    assert r["mean_hvp"] < 8  # warm-started Lanczos: a few products per measurement
+    values = hist.monitors["sharpness"]["value"]
+    assert max(values[:10]) < 0.9 * 20  # still below the edge for the first 180 steps
 
 
 def test_escaping_saddles_lesson_15(tmp_path):

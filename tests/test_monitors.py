@@ -90,7 +90,8 @@ def test_warm_start_needs_fewer_products_than_a_cold_start():
 
 def test_hessian_trace_and_eigenvalues_of_a_quadratic():
     w = mg.Value([1.0, -2.0, 0.5])
-    lf = lambda xb, yb: 3 * w[0] ** 2 + w[1] ** 2 - 0.5 * w[2] ** 2  # H = diag(6, 2, -1)
+    def lf(xb, yb):
+        return 3 * w[0] ** 2 + w[1] ** 2 - 0.5 * w[2] ** 2  # H = diag(6, 2, -1)
     hist = mg.fit(lf, [w], (np.zeros(1), np.zeros(1)), optim.GD([w], lr=0.01), epochs=6,
                   monitors=[monitors.HessianTrace(every=3, samples=5),
                             monitors.Eigenvalues(every=6, k=1)])
@@ -104,7 +105,8 @@ def test_gradient_noise_matches_per_sample_gradients():
     rng = np.random.default_rng(1)
     X, y = rng.standard_normal((9, 2)), rng.standard_normal(9)
     w = mg.Value([0.3, -0.2])
-    lf = lambda xb, yb: ((xb @ w - yb) ** 2).mean()
+    def lf(xb, yb):
+        return ((xb @ w - yb) ** 2).mean()
     hist = mg.fit(lf, [w], (X, y), optim.GD([w], lr=0.1), epochs=0,
                   monitors=[monitors.GradientNoise(every=1)])
     per_sample = 2 * (X @ w.data - y)[:, None] * X
@@ -231,7 +233,7 @@ def test_fit_runs_second_order_optimizers_with_the_step_loss():
 
     for opt_cls, runs_away in ((optim.Newton, False), (optim.SaddleFreeNewton, True)):
         w = mg.Value(np.array([1.0, 0.5]))
-        mg.fit(lambda xb, yb: quadratic_saddle(w), [w], (np.zeros(1), np.zeros(1)),
+        mg.fit(lambda xb, yb, w=w: quadratic_saddle(w), [w], (np.zeros(1), np.zeros(1)),
                opt_cls([w], lr=0.5), epochs=5)
         manual = mg.Value(np.array([1.0, 0.5]))
         opt = opt_cls([manual], lr=0.5)

@@ -272,8 +272,13 @@ def hvp(f: Callable[..., Any], x: Tree, v: Tree, mode: str = "auto") -> Tree:
     ``mode='rev'`` is reverse-over-reverse: the gradient is computed with its
     graph recorded, then ``<grad f(x), v>`` is differentiated once more.
     ``mode='fwd'`` is forward-over-reverse: a ``jvp`` of ``grad f`` along
-    ``v``.  ``'auto'`` picks the faster on this engine, reverse-over-reverse
-    (see ``docs/curvature-ways.md``).  No finite differences, and no Hessian is
+    ``v``.  ``'auto'`` is always reverse-over-reverse, the measured rule:
+    ``benchmarks/curvature.py`` (MLP 100-64-64-10, batch 256, shared 2-core
+    machine) measured reverse-over-reverse 12-23% faster in two quiet runs
+    (forward-over-reverse won one heavily loaded run), and it alone reuses
+    the recorded gradient graph (:class:`HessianOperator`) when many products
+    are taken at one point (see
+    ``docs/curvature-ways.md``).  No finite differences, and no Hessian is
     ever formed.  Inside another transform (or on traced Values) the product
     is recorded, so it can be differentiated again.
 

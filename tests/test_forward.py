@@ -291,3 +291,13 @@ def test_every_primitive_has_a_forward_rule():
 def test_primitive_refuses_two_forward_rules():
     with pytest.raises(ValueError, match="one of"):
         mg.Primitive("bad", np.negative, lambda g, ans, x: -g, linear=True, elementwise=True)
+
+
+def test_hvp_auto_is_rev_bit_for_bit_inside_a_transform():
+    # The documented rule: 'auto' runs reverse over reverse, traced inputs included.
+    f = lambda x: (mg.tanh(x) ** 3).sum() * x[0]  # noqa: E731
+    x, v = np.array([0.3, -1.2, 2.0]), np.array([1.0, 0.5, -2.0])
+    np.testing.assert_array_equal(mg.hvp(f, x, v), mg.hvp(f, x, v, mode="rev"))
+    outer_auto = mg.grad(lambda y: mg.hvp(f, y, v).sum())(x)
+    outer_rev = mg.grad(lambda y: mg.hvp(f, y, v, mode="rev").sum())(x)
+    np.testing.assert_array_equal(outer_auto, outer_rev)

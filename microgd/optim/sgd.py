@@ -40,7 +40,9 @@ class GD(Optimizer):
         super().__init__(params, lr)
 
     def _update(self, w: np.ndarray, g: np.ndarray, state: dict[str, Any]) -> np.ndarray:
-        return w - self.lr * g
+        new = g * -self.lr  # one new array, as in SGD._update
+        new += w
+        return new
 
 
 class SGD(Optimizer):
@@ -125,7 +127,12 @@ class SGD(Optimizer):
                 buf *= mu
                 buf += (1 - hp["dampening"]) * g
             g = g + mu * buf if hp["nesterov"] else buf
-        return w - self.lr * g
+        # w - lr*g with one new array, not two (a temporary for lr*g, then the result):
+        # on large layers each is a fresh allocation the floor's in-place update avoids.
+        # Bit for bit the same number: w + (-lr)*g is w - lr*g.
+        new = g * -self.lr
+        new += w
+        return new
 
 
 class Nesterov(SGD):

@@ -50,6 +50,8 @@ _ROOT = str(Path(__file__).resolve().parent.parent)
 if _ROOT not in sys.path:
     sys.path.insert(0, _ROOT)
 
+from _rounds import interleaved  # noqa: E402  (beside this file)
+
 import microgd as mg  # noqa: E402
 
 try:
@@ -115,36 +117,48 @@ def microgd_ce(Y):
     return ce
 
 
+def torch_loss(Xt, Yt):
+    """The benchmark's loss in torch, of the parameter tensors as arguments."""
+    def loss(*ps):
+        h = Xt
+        for i in range(0, len(ps) - 2, 2):
+            h = torch.tanh(h @ ps[i] + ps[i + 1])
+        z = h @ ps[-2] + ps[-1]
+        return -(torch.log_softmax(z, dim=1) * Yt).sum() / len(Yt)
+    return loss
+
+
 def torch_contender(X, Y, params, v):
     Xt, Yt = torch.from_numpy(X), torch.from_numpy(Y)
     ps = [torch.from_numpy(p.copy()).requires_grad_(True) for p in params]
     vs = [torch.from_numpy(a) for a in v]
 
-    def loss():
-        h = Xt
-        for i in range(0, len(ps) - 2, 2):
-            h = torch.tanh(h @ ps[i] + ps[i + 1])
-        z = h @ ps[-2] + ps[-1]
-        return -(torch.log_softmax(z, dim=1) * Yt).sum() / len(X)
+    loss = torch_loss(Xt, Yt)
 
     def hvp():
-        gs = torch.autograd.grad(loss(), ps, create_graph=True)
+        gs = torch.autograd.grad(loss(*ps), ps, create_graph=True)
         dot = sum((g * a).sum() for g, a in zip(gs, vs, strict=True))
         return [h.numpy() for h in torch.autograd.grad(dot, ps)]
 
     return hvp
 
 
-def jax_contender(X, Y, params, v):
-    Xj, Yj = jnp.asarray(X), jnp.asarray(Y)
-    ps, vs = [jnp.asarray(p) for p in params], [jnp.asarray(a) for a in v]
-
+def jax_loss(Xj, Yj):
+    """The benchmark's loss in JAX, of a list of parameter arrays."""
     def loss(ps):
         h = Xj
         for i in range(0, len(ps) - 2, 2):
             h = jnp.tanh(h @ ps[i] + ps[i + 1])
         z = h @ ps[-2] + ps[-1]
-        return -(jax.nn.log_softmax(z, axis=1) * Yj).sum() / len(X)
+        return -(jax.nn.log_softmax(z, axis=1) * Yj).sum() / len(Yj)
+    return loss
+
+
+def jax_contender(X, Y, params, v):
+    Xj, Yj = jnp.asarray(X), jnp.asarray(Y)
+    ps, vs = [jnp.asarray(p) for p in params], [jnp.asarray(a) for a in v]
+
+    loss = jax_loss(Xj, Yj)
 
     def hvp():
         out = jax.jvp(jax.grad(loss), (ps,), (vs,))[1]
@@ -160,12 +174,7 @@ def jax_forward_contenders(X, Y, params, v, tangents, A, x0):
     ts = [[jnp.asarray(a) for a in t] for t in tangents]
     Aj, xj = jnp.asarray(A), jnp.asarray(x0)
 
-    def loss(ps):
-        h = Xj
-        for i in range(0, len(ps) - 2, 2):
-            h = jnp.tanh(h @ ps[i] + ps[i + 1])
-        z = h @ ps[-2] + ps[-1]
-        return -(jax.nn.log_softmax(z, axis=1) * Yj).sum() / len(X)
+    loss = jax_loss(Xj, Yj)
 
     def feats(x):
         return jnp.tanh(Aj @ x)
@@ -205,13 +214,7 @@ def torch_forward_contender(X, Y, params, v):
     ps = tuple(torch.from_numpy(p.copy()) for p in params)
     vs = tuple(torch.from_numpy(a) for a in v)
 
-    def loss(*ps):
-        h = Xt
-        for i in range(0, len(ps) - 2, 2):
-            h = torch.tanh(h @ ps[i] + ps[i + 1])
-        z = h @ ps[-2] + ps[-1]
-        return -(torch.log_softmax(z, dim=1) * Yt).sum() / len(X)
-
+    loss = torch_loss(Xt, Yt)
     return lambda: float(jvp(loss, ps, vs)[1])
 
 
@@ -229,20 +232,6 @@ def autograd_contenders(X, Y, params, v):
         "autograd make_jvp (forward)": lambda: autograd.make_jvp(loss)(ps)(vs)[1],
         "autograd make_hvp": lambda: autograd.make_hvp(loss)(ps)[0](vs),
     }
-
-
-def interleaved(contenders, repeats):
-    times = {name: [] for name in contenders}
-    order = list(contenders)
-    for r in range(repeats):
-        # Each round starts one contender later, so none always runs right after the same
-        # neighbour (whose garbage or cache footprint it would pay for).
-        for name in order[r % len(order):] + order[:r % len(order)]:
-            fn = contenders[name]
-            t0 = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - t0)
-    return {name: float(np.median(t)) for name, t in times.items()}
 
 
 def main(argv=None):

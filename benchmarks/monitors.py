@@ -43,6 +43,8 @@ _ROOT = Path(__file__).resolve().parent.parent
 if str(_ROOT) not in sys.path:
     sys.path.insert(0, str(_ROOT))
 
+from _rounds import interleaved  # noqa: E402  (beside this file)
+
 import microgd as mg  # noqa: E402
 from microgd import monitors, optim  # noqa: E402
 
@@ -123,16 +125,6 @@ def torch_contenders(X, Y, params):
         state["iters"], state["value"] = iters, value
 
     return one_hvp, power_iteration, state
-
-
-def interleaved(contenders, repeats):
-    times = {name: [] for name in contenders}
-    for _ in range(repeats):
-        for name, fn in contenders.items():
-            t0 = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - t0)
-    return {name: float(np.median(t)) for name, t in times.items()}
 
 
 def main(argv=None):

@@ -84,12 +84,20 @@ def hessian_trace(f: Callable[[Any], Any], x: Tree, samples: int = 100,
     """
     samples = _samples(samples, "hessian_trace")
     op = HessianOperator(f, x)
-    rng = np.random.default_rng(seed)
+    estimate, stderr = hutchinson_trace(op.matvec, op.n, samples, np.random.default_rng(seed))
+    return TraceResult(estimate, stderr, samples)
+
+
+def hutchinson_trace(matvec: Callable[[np.ndarray], np.ndarray], n: int, samples: int,
+                     rng: np.random.Generator) -> tuple[float, float]:
+    """``(estimate, stderr)`` of the trace of the operator ``matvec`` on ``R^n`` from
+    ``samples`` Rademacher probes drawn from ``rng`` (what :func:`hessian_trace` and the
+    ``HessianTrace`` monitor compute)."""
     vals = np.empty(samples)
     for i in range(samples):
-        z = _rademacher(rng, op.n)
-        vals[i] = z @ op.matvec(z)
-    return TraceResult(float(vals.mean()), float(vals.std(ddof=1) / np.sqrt(samples)), samples)
+        z = _rademacher(rng, n)
+        vals[i] = z @ matvec(z)
+    return float(vals.mean()), float(vals.std(ddof=1) / np.sqrt(samples))
 
 
 def hessian_diagonal(f: Callable[[Any], Any], x: Tree, samples: int = 100,

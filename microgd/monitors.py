@@ -34,6 +34,7 @@ from microgd.autodiff import enable_grad
 from microgd.backprop import gradients, nodes
 from microgd.curvature import _spectrum
 from microgd.data import Batches
+from microgd.estimators import hutchinson_trace
 from microgd.operators import LossHessian
 from microgd.tree import flatten
 from microgd.value import Value
@@ -96,7 +97,10 @@ class TrainingLoss:
             grad += w * op.grad
             if ops is not None:
                 kept += _graph_bytes(op)
-                ops = ops + [op] if kept <= self._cache_bytes else None
+                if kept <= self._cache_bytes:
+                    ops.append(op)
+                else:
+                    ops = None  # too large to keep: each product rebuilds the graphs
         self._ops, self._value, self._grad = ops, float(value), grad
 
     @property
@@ -182,11 +186,10 @@ def stability_threshold(optimizer: Any) -> float:
     return math.nan
 
 
-def _every(every: Any, owner: str) -> int:
-    if isinstance(every, bool) or not isinstance(every, (int, np.integer)) or every < 1:
-        raise ValueError(f"{owner}: every must be a positive integer (measure every that many "
-                         f"steps), got {every!r}")
-    return int(every)
+def _count(owner: str, name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{owner}: {name} must be a positive integer, got {value!r}")
+    return int(value)
 
 
 class Monitor:
@@ -212,7 +215,7 @@ class Monitor:
 
     def __init__(self, every: int, name: str | None = None) -> None:
         owner = type(self).__name__
-        self.every = _every(every, owner)
+        self.every = _count(owner, "every", every)
         if name is not None:
             if not isinstance(name, str) or not name:
                 raise ValueError(f"{owner}: name must be a non-empty string, got {name!r}")
@@ -274,7 +277,7 @@ class Sharpness(Monitor):
                  warm_start: bool = True, seed: int = 0, name: str | None = None) -> None:
         super().__init__(every, name)
         self.tol = _tol(tol, type(self).__name__)
-        self.max_iter = _every(max_iter, f"{type(self).__name__}: max_iter")
+        self.max_iter = _count(type(self).__name__, "max_iter", max_iter)
         self.warm_start = bool(warm_start)
         self._rng = np.random.default_rng(seed)
         self._previous: np.ndarray | None = None
@@ -324,12 +327,10 @@ class Eigenvalues(Sharpness):
                  max_iter: int = 300, warm_start: bool = True, seed: int = 0,
                  name: str | None = None) -> None:
         super().__init__(every, tol, max_iter, warm_start, seed, name)
-        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-            raise ValueError(f"Eigenvalues: k must be a positive integer, got {k!r}")
         if which not in ("both", "largest", "smallest"):
             raise ValueError(f"Eigenvalues: which must be 'both', 'largest' or 'smallest', "
                              f"got {which!r}")
-        self.k, self.which = int(k), which
+        self.k, self.which = _count("Eigenvalues", "k", k), which
 
     def measure(self, loss: TrainingLoss, optimizer: Any) -> dict[str, Any]:
         values, n_hvp, converged = self._eigs(loss, self.k, self.which)
@@ -363,12 +364,8 @@ class HessianTrace(Monitor):
         self._rng = np.random.default_rng(seed)
 
     def measure(self, loss: TrainingLoss, optimizer: Any) -> dict[str, Any]:
-        vals = np.empty(self.samples)
-        for i in range(self.samples):
-            z = self._rng.integers(0, 2, loss.n) * 2.0 - 1.0
-            vals[i] = z @ loss.matvec(z)
-        return {"value": float(vals.mean()),
-                "stderr": float(vals.std(ddof=1) / math.sqrt(self.samples))}
+        estimate, stderr = hutchinson_trace(loss.matvec, loss.n, self.samples, self._rng)
+        return {"value": estimate, "stderr": stderr}
 
 
 class GradientNoise(Monitor):

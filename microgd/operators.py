@@ -24,11 +24,17 @@ from typing import Any
 
 import numpy as np
 
-from microgd import ops
 from microgd.autodiff import no_grad
 from microgd.backprop import gradients
 from microgd.forward import linearize, vjp
-from microgd.transforms import HessianOperator, Tree, _variables, flatten, unflatten
+from microgd.transforms import (
+    HessianOperator,
+    Tree,
+    _variables,
+    flatten,
+    second_backward,
+    unflatten,
+)
 from microgd.tree import leaves
 from microgd.value import Value, as_array
 
@@ -83,11 +89,7 @@ class LossHessian:
         live = [(g, v) for g, v in zip(self._grads, pieces, strict=True) if g.requires_grad]
         if not live:
             return np.zeros(self.n)
-        total = ops.sum(live[0][0] * live[0][1], axis=None, keepdims=False)
-        for g, v in live[1:]:
-            total = total + ops.sum(g * v, axis=None, keepdims=False)
-        return flatten([np.asarray(h.data)
-                        for h in gradients(total, self.params, retain_graph=True)])
+        return flatten([np.asarray(h.data) for h in second_backward(live, self.params)])
 
 
 class GGNOperator:

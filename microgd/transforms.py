@@ -312,6 +312,16 @@ def _tree_vdot(a: Tree, b: Tree) -> Value:
     return as_constant(total)
 
 
+def second_backward(live: list[tuple[Value, Any]], inputs: list[Value]) -> list[Value]:
+    """``d <g, v> / d inputs`` for recorded gradients ``g`` and arrays ``v`` (the pairs in
+    ``live``): one backward pass through the gradients' graph, which is kept for the next
+    product.  The Hessian-vector product of every operator built on a recorded gradient."""
+    total = ops.sum(live[0][0] * live[0][1], axis=None, keepdims=False)
+    for g, a in live[1:]:
+        total = total + ops.sum(g * a, axis=None, keepdims=False)
+    return gradients(total, inputs, retain_graph=True)
+
+
 class HessianOperator:
     """``v -> H(x) v`` for a fixed point: the gradient's graph is built once and reused.
 
@@ -363,11 +373,7 @@ class HessianOperator:
                 if g.requires_grad]
         if not live:
             return _rebuild(self.x, [np.zeros(w.shape, w.dtype) for w in self._flat])
-        inner = live[0][0] * live[0][1]
-        total = ops.sum(inner, axis=None, keepdims=False)
-        for g, a in live[1:]:
-            total = total + ops.sum(g * a, axis=None, keepdims=False)
-        hv = gradients(total, self._flat, retain_graph=True)
+        hv = second_backward(live, self._flat)
         return _rebuild(self.x, [np.asarray(h._data) for h in hv])
 
     def matvec(self, vec: np.ndarray) -> np.ndarray:

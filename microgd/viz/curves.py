@@ -35,10 +35,14 @@ def _runs(histories: Any, labels: Sequence[str] | None, series: str) -> list[tup
     return runs
 
 
+def _steps_per_epoch(hist: Any) -> float:
+    n_epochs, n_steps = len(hist.epoch_loss), len(hist.step_loss)
+    return n_steps / n_epochs if n_epochs and n_steps else 1.0
+
+
 def _x_values(hist: Any, series: str, x: str, n: int) -> np.ndarray:
     steps = np.arange(1, n + 1, dtype=np.float64)
-    n_epochs, n_steps = len(hist.epoch_loss), len(hist.step_loss)
-    per_epoch = n_steps / n_epochs if n_epochs and n_steps else 1.0
+    per_epoch = _steps_per_epoch(hist)
     if series == "epoch_loss":
         return steps if x == "epoch" else steps * per_epoch
     return steps / per_epoch if x == "epoch" else steps
@@ -137,8 +141,7 @@ def _plot_monitor(runs: list[tuple[str, Any]], series: str, log: bool,
         record = hist.monitors[series]
         xs = np.asarray(record["step"], dtype=np.float64)
         if x == "epoch":
-            n_epochs, n_steps = len(hist.epoch_loss), len(hist.step_loss)
-            xs = xs / (n_steps / n_epochs) if n_epochs and n_steps else xs
+            xs = xs / _steps_per_epoch(hist)
         values = record["value"]
         nested = any(isinstance(v, (list, tuple)) for v in values)
         columns = _columns(values) if nested else with_gaps(values)[:, None]

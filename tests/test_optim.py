@@ -696,6 +696,79 @@ def test_step_never_aliases_what_the_update_returns():
         np.testing.assert_allclose(p.data, expected)  # nothing shared
 
 
+IN_PLACE = [(n, mk) for n, mk in ALL if type(mk([mg.Value(np.ones(2))]))._in_place]
+
+
+def test_the_built_in_rules_update_in_place():
+    assert {type(mk([mg.Value(np.ones(2))])).__name__ for _, mk in IN_PLACE} >= {
+        "GD", "SGD", "Nesterov", "Momentum", "Adam", "AdamW", "RMSProp", "AdaGrad"}
+
+
+def _trained(make, hold, steps=4):
+    """Parameters after ``steps`` updates with fixed gradients; ``hold`` keeps what others see."""
+    params = [mg.Value(w) for w in initial(shapes=[(3,), (2, 4)])]
+    opt = make(params)
+    seen = []
+    for gs in gradients(steps=steps, shapes=[(3,), (2, 4)]):
+        for p, g in zip(params, gs, strict=True):
+            p.grad = g
+        ids = [id(p.data) for p in params]
+        held = [hold(p) for p in params]
+        copies = [None if h is None else np.array(h) for h in held]
+        opt.step()
+        seen.append((ids, held, copies))
+    return params, seen
+
+
+@pytest.mark.skipif(not hasattr(__import__("sys"), "getrefcount"), reason="CPython only")
+@pytest.mark.parametrize("name,make", IN_PLACE, ids=[n for n, _ in IN_PLACE])
+def test_in_place_when_nothing_else_holds_the_array(name, make):
+    params, seen = _trained(make, hold=lambda p: None)
+    for ids, _, _ in seen:
+        assert ids == [id(p.data) for p in params]  # no new array per step
+    reference, _ = _trained(make, hold=lambda p: p.data)  # copies every step
+    for p, q in zip(params, reference, strict=True):
+        np.testing.assert_array_equal(p.data, q.data)  # bit for bit the same rule
+
+
+@pytest.mark.parametrize("hold", [lambda p: p.data, lambda p: p.data[..., :1],
+                                  lambda p: np.asarray(p.data).reshape(-1)],
+                         ids=["array", "view", "reshaped view"])
+@pytest.mark.parametrize("name,make", IN_PLACE, ids=[n for n, _ in IN_PLACE])
+def test_what_others_hold_never_changes(name, make, hold):
+    params, seen = _trained(make, hold)
+    for _ids, held, copies in seen:
+        for h, c in zip(held, copies, strict=True):
+            np.testing.assert_array_equal(h, c)
+    assert not any(np.array_equal(p.data, c) for p, c in zip(params, seen[-1][2], strict=True))
+
+
+def test_a_kept_graph_keeps_its_numbers_and_refuses_a_second_backward():
+    w = mg.Value(np.array([1.0, 2.0]))
+    opt = optim.SGD([w], lr=0.1)
+    loss = (w * w).sum()
+    loss.backward(retain_graph=True)
+    saved = loss._in0._raw[0]
+    opt.step()
+    np.testing.assert_array_equal(saved, [1.0, 2.0])  # what the graph saw is not rewritten
+    np.testing.assert_allclose(w.data, [0.8, 1.6])
+    with pytest.raises(RuntimeError, match="modified in place"):
+        loss.backward()
+
+
+def test_an_in_place_rule_returning_a_new_array_is_taken_as_it_is():
+    class Halve(optim.Optimizer):
+        _in_place = True
+
+        def _update(self, w, g, state):
+            return w * 0.5  # a new array, although it could write into w
+
+    w = mg.Value(np.array([2.0, 4.0]))
+    w.grad = np.zeros(2)
+    Halve([w], lr=0.1).step()
+    np.testing.assert_array_equal(w.data, [1.0, 2.0])
+
+
 # ---- the package's layout ---------------------------------------------------------------
 
 def test_optim_modules_import_the_base_not_the_package():

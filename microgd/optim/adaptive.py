@@ -53,6 +53,8 @@ class Adam(Optimizer):
 
     _decoupled = False
 
+    _in_place = True  # _update writes into w (see Optimizer)
+
     def __init__(self, params: Any, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0, amsgrad: bool = False) -> None:
         super().__init__(params, lr, betas=betas, eps=eps, weight_decay=weight_decay,
@@ -77,7 +79,7 @@ class Adam(Optimizer):
         t = state["step"]
         if wd != 0:
             if self._decoupled:
-                w = w * (1 - self.lr * wd)
+                w *= 1 - self.lr * wd
             else:
                 g = g + wd * w
         m, v = state["exp_avg"], state["exp_avg_sq"]
@@ -89,7 +91,8 @@ class Adam(Optimizer):
             np.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
             v = state["max_exp_avg_sq"]
         denom = np.sqrt(v) / math.sqrt(1 - b2 ** t) + hp["eps"]
-        return w - (self.lr / (1 - b1 ** t)) * (m / denom)
+        w -= (self.lr / (1 - b1 ** t)) * (m / denom)
+        return w
 
 
 class AdamW(Adam):
@@ -178,6 +181,8 @@ class RMSProp(Optimizer):
     0.98
     """
 
+    _in_place = True  # _update writes into w (see Optimizer)
+
     def __init__(self, params: Any, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
                  momentum: float = 0, centered: bool = False) -> None:
         super().__init__(params, lr, alpha=alpha, eps=eps, momentum=momentum, centered=centered)
@@ -213,8 +218,10 @@ class RMSProp(Optimizer):
             b = state["momentum_buffer"]
             b *= hp["momentum"]
             b += g / d
-            return w - self.lr * b
-        return w - self.lr * (g / d)
+            w -= self.lr * b
+        else:
+            w -= self.lr * (g / d)
+        return w
 
 
 class AdaGrad(Optimizer):
@@ -248,6 +255,8 @@ class AdaGrad(Optimizer):
     [0.5, 1.5]
     """
 
+    _in_place = True  # _update writes into w (see Optimizer)
+
     def __init__(self, params: Any, lr: float = 1e-2, lr_decay: float = 0,
                  eps: float = 1e-10) -> None:
         super().__init__(params, lr, lr_decay=lr_decay, eps=eps)
@@ -264,4 +273,5 @@ class AdaGrad(Optimizer):
         clr = self.lr / (1 + (state["step"] - 1) * self._hp["lr_decay"])
         s = state["sum"]
         s += g * g
-        return w - clr * (g / (np.sqrt(s) + self._hp["eps"]))
+        w -= clr * (g / (np.sqrt(s) + self._hp["eps"]))
+        return w

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import sys
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -130,6 +131,34 @@ def _fresh(new: Any, w: np.ndarray, g: np.ndarray, state: dict[str, Any], p: Any
             and not any(new is v for v in state.values()))
 
 
+_getrefcount = getattr(sys, "getrefcount", None)  # CPython's; elsewhere every update copies
+
+
+def _data_refs(p: Value) -> int:
+    return _getrefcount(p._data) if _getrefcount is not None else 1 << 30
+
+
+# What _data_refs reads for a parameter whose array nothing else references (the slot
+# and the call's own argument in CPython), measured here rather than assumed.
+_ALONE = _data_refs(Value(np.zeros(2)))
+
+
+def _private_data(p: Value) -> np.ndarray:
+    """``p``'s array when nothing but ``p`` can see it, else a copy of it.
+
+    What an in-place update rule may write into.  No one else can see the array
+    when it owns its memory (it is no view), is writeable and is referenced by
+    ``p`` alone: a view of it, a graph that saved it (``retain_graph``), a
+    ``v = p.data`` kept by the user would each hold a reference.  The test is
+    the one NumPy's own temporary elision makes, on the reference count.
+    """
+    if _data_refs(p) <= _ALONE:
+        w = p._data
+        if w.base is None and w.flags.writeable:
+            return w
+    return p._data.copy()
+
+
 class Optimizer:
     """Base class: holds the parameters, the learning rate and per-parameter state.
 
@@ -163,6 +192,13 @@ class Optimizer:
     new w`` (one parameter's rule; ``state["step"]`` has already been
     incremented; state arrays may be updated in place).  ``w`` and ``g``
     are ndarrays of the parameter's dtype; the rule should compute in it.
+    A rule that sets the class attribute ``_in_place = True`` writes the
+    new weights into ``w`` and returns it, as the built-in rules do (no new
+    array per step): ``w`` is then the parameter's own array when nothing
+    else references it, and a copy when something does (a ``p.data`` kept
+    by the caller, a graph kept with ``retain_graph``), so what others hold
+    never changes under them.  For a 0-d parameter ``w`` is a NumPy scalar,
+    which ``w -= ...`` rebinds.
 
     Examples
     --------
@@ -180,6 +216,8 @@ class Optimizer:
     >>> w.data.tolist()
     [0.75, -0.75]
     """
+
+    _in_place = False  # see the class notes
 
     def __init__(self, params: Any, lr: float, **hyper: Any) -> None:
         owner = type(self).__name__
@@ -249,14 +287,20 @@ class Optimizer:
         Every gradient is checked first: a gradient of the wrong shape raises
         ValueError naming the parameter, and nothing is updated.
         """
+        in_place = self._in_place
         for i, p, g in self._grads_to_apply():
             st = self.state[i]
             st["step"] += 1
-            w = p._data
-            if type(w) is not np.ndarray:  # 0-d: NumPy scalars, whose arithmetic is 5x faster
-                g = g[()]
+            if type(p._data) is not np.ndarray:  # 0-d: NumPy scalars, 5x faster arithmetic
+                w, g = p._data, g[()]
+            elif in_place:  # (no local name for the array first: it would count as a holder)
+                w = _private_data(p)
+            else:
+                w = p._data
             new = self._update(w, g, st)
-            if _fresh(new, w, g, st, p):
+            if in_place and new is w:
+                p._set(w)  # written in place: into the parameter's own array, or a copy
+            elif _fresh(new, w, g, st, p):
                 p._set(new)  # the update built a new array: take it without a second copy
             else:
                 p.assign(new)  # it may alias w, g or the state: copy, cast and check
@@ -267,9 +311,14 @@ class Optimizer:
         owner = type(self).__name__
         todo = []
         for i, p in enumerate(self.params):
-            if p.grad is None:
+            g = p.grad
+            if g is None:
                 continue
-            g = np.asarray(p.grad)
+            w = p._data
+            if type(g) is np.ndarray and g.dtype == w.dtype and g.shape == w.shape:
+                todo.append((i, p, g))  # what backward leaves: nothing to convert
+                continue
+            g = np.asarray(g)
             if g.shape != p.shape:
                 raise ValueError(f"{owner}.step: params[{i}].grad has shape {g.shape} but the "
                                  f"parameter has shape {p.shape}; no parameter was updated")

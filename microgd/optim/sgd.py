@@ -36,13 +36,14 @@ class GD(Optimizer):
     [0.8, -1.6]
     """
 
+    _in_place = True  # _update writes into w (see Optimizer)
+
     def __init__(self, params: Any, lr: float) -> None:
         super().__init__(params, lr)
 
     def _update(self, w: np.ndarray, g: np.ndarray, state: dict[str, Any]) -> np.ndarray:
-        new = g * -self.lr  # one new array, as in SGD._update
-        new += w
-        return new
+        w -= self.lr * g
+        return w
 
 
 class SGD(Optimizer):
@@ -89,6 +90,8 @@ class SGD(Optimizer):
     0.75
     """
 
+    _in_place = True  # _update writes into w (see Optimizer)
+
     def __init__(self, params: Any, lr: float, momentum: float = 0, dampening: float = 0,
                  nesterov: bool = False, weight_decay: float = 0,
                  maximize: bool = False) -> None:
@@ -127,12 +130,8 @@ class SGD(Optimizer):
                 buf *= mu
                 buf += (1 - hp["dampening"]) * g
             g = g + mu * buf if hp["nesterov"] else buf
-        # w - lr*g with one new array, not two (a temporary for lr*g, then the result):
-        # on large layers each is a fresh allocation the floor's in-place update avoids.
-        # Bit for bit the same number: w + (-lr)*g is w - lr*g.
-        new = g * -self.lr
-        new += w
-        return new
+        w -= self.lr * g
+        return w
 
 
 class Nesterov(SGD):
@@ -201,6 +200,8 @@ class Momentum(Optimizer):
     0.425
     """
 
+    _in_place = True  # _update writes into w (see Optimizer)
+
     def __init__(self, params: Any, lr: float, beta: float = 0.9) -> None:
         super().__init__(params, lr, beta=beta)
 
@@ -214,4 +215,5 @@ class Momentum(Optimizer):
         m = state["velocity"]
         m *= self._hp["beta"]
         m -= self.lr * g
-        return w + m
+        w += m
+        return w

@@ -322,15 +322,17 @@ def _as_data(out: Any) -> Any:
 def record(prim: Primitive, args: tuple, params: dict = _NO_PARAMS) -> Value:
     """Run ``prim`` on the data of ``args`` and return its output as a Value node.
 
-    The node keeps ``args`` (for a ``create_graph`` backward, which needs the
-    Values), their data at this moment (for a first-order backward, which needs
-    arrays) and the sum of their versions: a backward pass checks that sum
-    again, so an input changed in place since is an error, never a silent mix
-    of old and new numbers.
+    The node keeps its inputs (Values, and constants as arrays or numbers) and
+    the sum of the Values' versions: a backward pass checks that sum again, so
+    an input changed in place since is an error, never a silent mix of old and
+    new numbers.  The inputs' data is not kept beside them: while the versions
+    agree, each Value still holds the very data it had here (every change of
+    ``_data`` bumps the version), and a first-order backward reads it there.
     """
     raw = []
     needs_grad = False
     version = 0
+    converted = False
     for a in args:
         t = type(a)
         if t in _PLAIN:
@@ -342,6 +344,7 @@ def record(prim: Primitive, args: tuple, params: dict = _NO_PARAMS) -> Value:
                 needs_grad = True
         else:
             raw.append(_constant(prim, a))
+            converted = True
     try:
         out = prim.forward(*raw, **params) if params else prim.forward(*raw)
     except (ValueError, TypeError, IndexError) as exc:
@@ -366,19 +369,21 @@ def record(prim: Primitive, args: tuple, params: dict = _NO_PARAMS) -> Value:
     if needs_grad and grad_enabled:
         node.requires_grad = True
         node._prim = prim
+        if converted:  # keep constants as the arrays the forward saw (a list is not one)
+            args = tuple(a if isinstance(a, Value) else r for a, r in zip(args, raw,
+                                                                         strict=True))
         node._in0 = args[0]
         if len(args) == 1:
             node._in1 = node._more = None
         else:
             node._in1 = args[1]
             node._more = args[2:]  # the empty tuple, shared, for two inputs
-        node._raw = tuple(raw)  # a tuple of arrays: the cyclic GC stops tracking it
         node._params = params or _NO_PARAMS
         node._saved = version
     else:
         node.requires_grad = False
         node._prim = node._in0 = node._in1 = node._more = None
-        node._raw = node._params = node._saved = None
+        node._params = node._saved = None
     node._tangent = None
     if levels:
         _push_tangents(node, prim, args, raw, params, levels, grad_enabled)

@@ -72,7 +72,7 @@ class Value:
     # per node for the cyclic garbage collector to walk on every pass over a long-lived
     # graph (a third of the forward time of a 10^6-node chain with the collector on).
     __slots__ = ("_data", "grad", "requires_grad", "_version", "_prim", "_in0", "_in1",
-                 "_more", "_raw", "_params", "_saved", "_tangent", "_g", "_mark",
+                 "_more", "_params", "_saved", "_tangent", "_g", "_mark",
                  "__weakref__")
     __array_priority__ = 1000.0
 
@@ -85,9 +85,8 @@ class Value:
     _in0: Any  # the first input: a Value, an array or a number
     _in1: Any  # the second input (None for a one-input op)
     _more: tuple[Any, ...] | None  # the inputs after two: () for two, None for one
-    _raw: tuple[Any, ...] | None  # their data at record time; None once a backward freed it
     _params: dict[str, Any] | None
-    _saved: int | None  # the inputs' versions summed at record time
+    _saved: int | None  # the inputs' versions summed at record time; None once freed
     _tangent: dict[int, Any] | None  # forward mode: {level: tangent} while a jvp runs
     _g: Any  # an array, or a Value under create_graph
     _mark: object
@@ -99,7 +98,7 @@ class Value:
         self._version = 0
         self._prim = None
         self._in0 = self._in1 = self._more = None
-        self._raw = self._params = self._saved = self._tangent = None
+        self._params = self._saved = self._tangent = None
         self._g = self._mark = None
 
     @property
@@ -312,7 +311,7 @@ class Value:
         out._version = 0
         out._prim = None
         out._in0 = out._in1 = out._more = None
-        out._raw = out._params = out._saved = out._tangent = None
+        out._params = out._saved = out._tangent = None
         out._g = out._mark = None
         return out
 

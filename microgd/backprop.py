@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from microgd import autodiff as _autodiff
 from microgd.autodiff import AnomalyError, _all_finite, _mode, _set_mode
 from microgd.value import Value
 
@@ -121,7 +122,7 @@ def backprop(
     targets = None if wrt is None else set(wrt)
     relevant = None if wrt is None else _relevant(order, wrt)
     result: dict[Value, Any] = {}
-    anomaly = _mode.anomaly
+    anomaly = bool(_autodiff._overrides) and _mode.anomaly  # the thread-local only when set
     # A first-order pass runs its rules on arrays, which record nothing whatever the
     # mode; only a create_graph pass needs grad mode on (and off for first order
     # would cost two thread-local writes per backward, a tenth of a tiny one).
@@ -278,7 +279,8 @@ def backward(
             owners.add(id(base))
         updates.append((node, g))
     for node, g in updates:
-        node.grad = g if node.grad is None else node.grad + g
+        prev = node.grad
+        node.grad = g if prev is None else prev + g
 
 
 def gradients(

@@ -493,8 +493,8 @@ def _short(value: Any) -> str:
 
 
 def _flat(params: Sequence[Value]) -> np.ndarray:
-    # flatten concatenates, so the row is a copy, never a view of a parameter.
-    return flatten(list(params)).astype(np.float64, copy=False)
+    # One pass: concatenate copies and casts together, where astype would copy again.
+    return flatten(list(params), dtype=np.float64)
 
 
 def _careful_norm(params: Sequence[Value]) -> float:

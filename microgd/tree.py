@@ -36,8 +36,11 @@ def rebuild(tree: Tree, new_leaves: Sequence[Any]) -> Tree:
     return build(tree)
 
 
-def flatten(tree: Tree) -> np.ndarray:
+def flatten(tree: Tree, dtype: Any = None) -> np.ndarray:
     """All leaves of ``tree`` as one flat float vector (Values give their data).
+
+    A new array, never a view of a leaf; ``dtype`` casts in the same pass
+    (the leaves' common type by default).
 
     Examples
     --------
@@ -46,7 +49,7 @@ def flatten(tree: Tree) -> np.ndarray:
     >>> flatten([np.ones((2, 2)), np.array(3.0)]).tolist()
     [1.0, 1.0, 1.0, 1.0, 3.0]
     """
-    return np.concatenate([np.ravel(np.asarray(as_array(t))) for t in leaves(tree)])
+    return np.concatenate([np.ravel(as_array(t)) for t in leaves(tree)], dtype=dtype)
 
 
 def unflatten(vec: np.ndarray, like: Tree) -> Tree:

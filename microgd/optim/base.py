@@ -291,16 +291,21 @@ class Optimizer:
         for i, p, g in self._grads_to_apply():
             st = self.state[i]
             st["step"] += 1
-            if type(p._data) is not np.ndarray:  # 0-d: NumPy scalars, 5x faster arithmetic
-                w, g = p._data, g[()]
-            elif in_place:  # (no local name for the array first: it would count as a holder)
-                w = _private_data(p)
+            w = p._data
+            if type(w) is not np.ndarray:  # 0-d: NumPy scalars, 5x faster arithmetic
+                new = self._update(w, g[()], st)
+                if type(new) is type(w):  # a scalar of p's dtype: immutable, shared by none
+                    p._set(new)
+                    continue
             else:
-                w = p._data
-            new = self._update(w, g, st)
-            if in_place and new is w:
-                p._set(w)  # written in place: into the parameter's own array, or a copy
-            elif _fresh(new, w, g, st, p):
+                if in_place:
+                    del w  # a local name would count as one more holder of the array
+                    w = _private_data(p)
+                new = self._update(w, g, st)
+                if in_place and new is w:
+                    p._set(w)  # written in place: into p's own array, or into a copy
+                    continue
+            if _fresh(new, w, g, st, p):
                 p._set(new)  # the update built a new array: take it without a second copy
             else:
                 p.assign(new)  # it may alias w, g or the state: copy, cast and check

@@ -704,12 +704,16 @@ def test_the_built_in_rules_update_in_place():
         "GD", "SGD", "Nesterov", "Momentum", "Adam", "AdamW", "RMSProp", "AdaGrad"}
 
 
+# (130, 130) is above optim.base._SCRATCH_FROM: its step goes through the reused work array.
+TRAINED_SHAPES = [(3,), (2, 4), (130, 130), (40, 130)]
+
+
 def _trained(make, hold, steps=4):
     """Parameters after ``steps`` updates with fixed gradients; ``hold`` keeps what others see."""
-    params = [mg.Value(w) for w in initial(shapes=[(3,), (2, 4)])]
+    params = [mg.Value(w) for w in initial(shapes=TRAINED_SHAPES)]
     opt = make(params)
     seen = []
-    for gs in gradients(steps=steps, shapes=[(3,), (2, 4)]):
+    for gs in gradients(steps=steps, shapes=TRAINED_SHAPES):
         for p, g in zip(params, gs, strict=True):
             p.grad = g
         ids = [id(p.data) for p in params]
@@ -756,6 +760,27 @@ def test_a_kept_graph_keeps_its_numbers_and_refuses_a_second_backward():
     np.testing.assert_allclose(w.data, [1.0 - 0.1 * 4, 2.0 - 0.1 * 4])
     with pytest.raises(RuntimeError, match="modified in place"):
         loss.backward()
+
+
+@pytest.mark.parametrize("name,make,ref", [c[:3] for c in CASES] + HAND_ONLY,
+                         ids=[c[0] for c in CASES] + [c[0] for c in HAND_ONLY])
+def test_large_parameters_follow_the_same_rule(name, make, ref, monkeypatch):
+    # Large layers take their step through the optimizer's work array: the hand
+    # formula's numbers, and bit for bit those of the plain temporary.
+    init = initial(shapes=TRAINED_SHAPES)
+    grads = gradients(steps=5, shapes=TRAINED_SHAPES)
+    assert max(w.size for w in init) >= optim.base._SCRATCH_FROM
+    for dtype in (np.float64, np.float32):
+        ours, _, _ = run_ours(make, init, grads, dtype=dtype)
+        with monkeypatch.context() as m:
+            m.setattr(optim.base, "_SCRATCH_FROM", 10**12)
+            plain, _, _ = run_ours(make, init, grads, dtype=dtype)
+        for a_step, b_step in zip(ours, plain, strict=True):
+            for a, b in zip(a_step, b_step, strict=True):
+                assert a.dtype == np.dtype(dtype)
+                np.testing.assert_array_equal(a, b)
+        if dtype == np.float64:
+            assert_same_path(ours, ref(init, grads))
 
 
 def test_an_in_place_rule_returning_a_new_array_is_taken_as_it_is():

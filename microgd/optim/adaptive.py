@@ -83,15 +83,22 @@ class Adam(Optimizer):
             else:
                 g = g + wd * w
         m, v = state["exp_avg"], state["exp_avg_sq"]
+        work = self._work(w)  # every temporary below in one reused array (None: fresh ones)
         m *= b1
-        m += (1 - b1) * g
+        m += np.multiply(g, 1 - b1, out=work)
         v *= b2
-        v += (1 - b2) * (g * g)
+        sq = np.multiply(g, g, out=work)
+        sq *= 1 - b2
+        v += sq
         if hp["amsgrad"]:
             np.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
             v = state["max_exp_avg_sq"]
-        denom = np.sqrt(v) / math.sqrt(1 - b2 ** t) + hp["eps"]
-        w -= (self.lr / (1 - b1 ** t)) * (m / denom)
+        denom = np.sqrt(v, out=work)
+        denom /= math.sqrt(1 - b2 ** t)
+        denom += hp["eps"]
+        step = np.divide(m, denom, out=work)
+        step *= self.lr / (1 - b1 ** t)
+        w -= step
         return w
 
 

@@ -159,6 +159,11 @@ def _private_data(p: Value) -> np.ndarray:
     return p._data.copy()
 
 
+# Parameters from this many elements get their temporaries in a reused work array
+# (Optimizer._work); below it a fresh temporary costs less than the bookkeeping.
+_SCRATCH_FROM = 16384
+
+
 class Optimizer:
     """Base class: holds the parameters, the learning rate and per-parameter state.
 
@@ -247,6 +252,29 @@ class Optimizer:
 
     def _update(self, w: np.ndarray, g: np.ndarray, state: dict[str, Any]) -> np.ndarray:
         raise NotImplementedError(f"{type(self).__name__} does not define _update")
+
+    def _work(self, w: Any) -> np.ndarray | None:
+        """A work array of ``w``'s shape and dtype for a rule's temporaries, or None.
+
+        Large parameters get a view of a buffer the optimizer keeps (one per
+        dtype, the size of the largest parameter), reused by every parameter
+        and step: fresh arrays of megabytes cost page faults that the in-place
+        update would otherwise save.  Small ones (and 0-d scalars) get None,
+        and ``out=None`` lets NumPy allocate, which is then cheaper.
+        """
+        if type(w) is not np.ndarray or w.size < _SCRATCH_FROM:
+            return None
+        bufs = self.__dict__.setdefault("_work_buffers", {})
+        buf = bufs.get(w.dtype)
+        if buf is None or buf.size < w.size:
+            buf = bufs[w.dtype] = np.empty(w.size, w.dtype)
+        return buf[:w.size].reshape(w.shape)
+
+    def _descend(self, w: Any, lr: float, d: Any) -> Any:
+        """``w -= lr * d``, the step every first-order rule ends with; returns ``w``
+        (``lr * d`` computed in :meth:`_work`'s array)."""
+        w -= np.multiply(d, lr, out=self._work(w))
+        return w
 
     # -- hyperparameters: lr may change, the others are fixed ---------------------------
     @property

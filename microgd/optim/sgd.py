@@ -42,8 +42,7 @@ class GD(Optimizer):
         super().__init__(params, lr)
 
     def _update(self, w: np.ndarray, g: np.ndarray, state: dict[str, Any]) -> np.ndarray:
-        w -= self._lr * g
-        return w
+        return self._descend(w, self._lr, g)
 
 
 class SGD(Optimizer):
@@ -130,8 +129,7 @@ class SGD(Optimizer):
                 buf *= mu
                 buf += (1 - hp["dampening"]) * g
             g = g + mu * buf if hp["nesterov"] else buf
-        w -= self._lr * g
-        return w
+        return self._descend(w, self._lr, g)
 
 
 class Nesterov(SGD):

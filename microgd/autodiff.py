@@ -343,8 +343,9 @@ def record(prim: Primitive, args: tuple, params: dict = _NO_PARAMS) -> Value:
             if a.requires_grad:
                 needs_grad = True
         else:
-            raw.append(_constant(prim, a))
-            converted = True
+            c = _constant(prim, a)
+            raw.append(c)
+            converted = converted or c is not a  # a list or a number became an array
     try:
         out = prim.forward(*raw, **params) if params else prim.forward(*raw)
     except (ValueError, TypeError, IndexError) as exc:

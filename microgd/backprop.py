@@ -84,7 +84,11 @@ def nodes(roots: list[Value]) -> list[Value]:
             if isinstance(a, Value):
                 version += a._version
                 if a.requires_grad and a._mark is not entered and a._mark is not emitted:
-                    stack.append(a)
+                    if a._prim is None:  # a leaf waits for nothing: emitted at once
+                        a._mark = emitted
+                        order.append(a)
+                    else:
+                        stack.append(a)
         if version != node._saved:
             raise _modified(node)
     return order
@@ -211,8 +215,7 @@ def backprop(
         # (op and inputs) so the graph can still be drawn, and a second backward can
         # say what happened.
         for node in order:
-            if node._prim is not None:
-                node._saved = None
+            node._saved = None  # (a leaf's is None already)
     return result
 
 

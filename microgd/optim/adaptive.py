@@ -83,21 +83,29 @@ class Adam(Optimizer):
             else:
                 g = g + wd * w
         m, v = state["exp_avg"], state["exp_avg_sq"]
-        work = self._work(w)  # every temporary below in one reused array (None: fresh ones)
         m *= b1
-        m += np.multiply(g, 1 - b1, out=work)
         v *= b2
-        sq = np.multiply(g, g, out=work)
-        sq *= 1 - b2
-        v += sq
+        work = self._work(w)
+        if work is None:  # small or 0-d: operators (a ufunc call with out= costs more)
+            m += (1 - b1) * g
+            v += (g * g) * (1 - b2)
+        else:  # large: every temporary in the one reused work array, same operations
+            m += np.multiply(g, 1 - b1, out=work)
+            sq = np.multiply(g, g, out=work)
+            sq *= 1 - b2
+            v += sq
         if hp["amsgrad"]:
             np.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
             v = state["max_exp_avg_sq"]
+        c2, step_size, eps = math.sqrt(1 - b2 ** t), self.lr / (1 - b1 ** t), hp["eps"]
+        if work is None:
+            w -= (m / (np.sqrt(v) / c2 + eps)) * step_size
+            return w
         denom = np.sqrt(v, out=work)
-        denom /= math.sqrt(1 - b2 ** t)
-        denom += hp["eps"]
+        denom /= c2
+        denom += eps
         step = np.divide(m, denom, out=work)
-        step *= self.lr / (1 - b1 ** t)
+        step *= step_size
         w -= step
         return w
 

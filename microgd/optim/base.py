@@ -273,7 +273,11 @@ class Optimizer:
     def _descend(self, w: Any, lr: float, d: Any) -> Any:
         """``w -= lr * d``, the step every first-order rule ends with; returns ``w``
         (``lr * d`` computed in :meth:`_work`'s array)."""
-        w -= np.multiply(d, lr, out=self._work(w))
+        work = self._work(w)
+        if work is None:  # (a ufunc call with out= costs 15x the operator on a scalar)
+            w -= lr * d
+        else:
+            w -= np.multiply(d, lr, out=work)
         return w
 
     # -- hyperparameters: lr may change, the others are fixed ---------------------------

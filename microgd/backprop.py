@@ -125,97 +125,146 @@ def backprop(
         r._g = s if r._g is None else r._g + s
     targets = None if wrt is None else set(wrt)
     relevant = None if wrt is None else _relevant(order, wrt)
-    result: dict[Value, Any] = {}
     anomaly = bool(_autodiff._overrides) and _mode.anomaly  # the thread-local only when set
     # A first-order pass runs its rules on arrays, which record nothing whatever the
     # mode; only a create_graph pass needs grad mode on (and off for first order
     # would cost two thread-local writes per backward, a tenth of a tiny one).
     saved_mode = _set_mode("grad_enabled", True) if create_graph else False
-    fast = not (create_graph or anomaly or relevant is not None)
     try:
-        for node in reversed(order):
-            g = node._g
-            if g is None:
-                continue
-            node._g = None
-            prim = node._prim
-            if targets is None:
-                if prim is None:
-                    result[node] = g
-                    continue
-            elif node in targets:
-                result[node] = g
-            if prim is None:
-                continue
-            # nodes() checked that no input changed since it was recorded, so each
-            # input Value still holds the data this node was computed from.
-            more = node._more  # node._args, spelled out as in nodes()
-            a0 = node._in0
-            ans: Any
-            args: Any
-            if fast and not more and prim.vjp_any is None and not node._params:
-                # The common node, one or two inputs, first order: the loop below
-                # unrolled, without building tuples (a tenth of a chain's backward).
-                vjps = prim.vjps
-                if more is None:
-                    if a0.requires_grad:
-                        c = vjps[0](g, node._data, a0._data)
-                        prev = a0._g
-                        a0._g = c if prev is None else prev + c
-                    continue
-                a1 = node._in1
-                v0 = isinstance(a0, Value)
-                v1 = isinstance(a1, Value)
-                r0 = a0._data if v0 else a0
-                r1 = a1._data if v1 else a1
-                ans = node._data
-                if v0 and a0.requires_grad:
-                    c = vjps[0](g, ans, r0, r1)
-                    prev = a0._g
-                    a0._g = c if prev is None else prev + c
-                if v1 and a1.requires_grad:
-                    c = vjps[1](g, ans, r0, r1)
-                    prev = a1._g
-                    a1._g = c if prev is None else prev + c
-                continue
-            node_args = (a0,) if more is None else (a0, node._in1) + more
-            if create_graph:
-                ans, args = node, node_args
-            else:
-                ans = node._data
-                args = tuple([a._data if isinstance(a, Value) else a for a in node_args])
-            params: dict = node._params  # type: ignore[assignment]
-            vjps, vjp_any = prim.vjps, prim.vjp_any
-            for i, p in enumerate(node_args):
-                if not isinstance(p, Value) or not p.requires_grad:
-                    continue
-                if relevant is not None and p not in relevant:
-                    continue
-                if vjp_any is not None:
-                    c = vjp_any(i, g, ans, *args, **params)
-                elif params:
-                    c = vjps[i](g, ans, *args, **params)
-                else:
-                    c = vjps[i](g, ans, *args)
-                if anomaly and not _all_finite(c):
-                    raise AnomalyError(
-                        f"{prim.name}: backward (gradient for input {i}) produced nan/inf"
-                    )
-                prev = p._g
-                p._g = c if prev is None else prev + c
+        if not (create_graph or anomaly or relevant is not None):
+            result = _first_order(order)
+        else:
+            result = _general(order, targets, relevant, create_graph, anomaly)
     except BaseException:
-        for node in order:  # drop the partial sums: nothing is left half-changed
-            node._g = None
+        _drop_partial_sums(order)
         raise
     finally:
         if create_graph:
             _set_mode("grad_enabled", saved_mode)
     if not retain_graph:
-        # Mark the graph as used up, as PyTorch frees its buffers; keep the structure
-        # (op and inputs) so the graph can still be drawn, and a second backward can
-        # say what happened.
-        for node in order:
-            node._saved = None  # (a leaf's is None already)
+        _free(order)
+    return result
+
+
+def _drop_partial_sums(order: list[Value]) -> None:
+    """After a failed pass: no node keeps a pending gradient (nothing half-changed)."""
+    for node in order:
+        node._g = None
+
+
+def _free(order: list[Value]) -> None:
+    """Mark a graph as used up, as PyTorch frees its buffers.
+
+    The structure (op and inputs) stays, so the graph can still be drawn and a
+    second backward can say what happened.
+    """
+    for node in order:
+        node._saved = None  # (a leaf's is None already)
+
+
+def _general(order: list[Value], targets: set[Value] | None, relevant: set[Value] | None,
+             create_graph: bool, anomaly: bool) -> dict[Value, Any]:
+    """The pass of :func:`backprop` with all it may be asked: gradients as Values
+    (``create_graph``), only towards ``targets`` (through ``relevant`` nodes), and
+    every gradient checked for nan/inf (``anomaly``)."""
+    result: dict[Value, Any] = {}
+    for node in reversed(order):
+        g = node._g
+        if g is None:
+            continue
+        node._g = None
+        prim = node._prim
+        if targets is None:
+            if prim is None:
+                result[node] = g
+                continue
+        elif node in targets:
+            result[node] = g
+        if prim is None:
+            continue
+        # nodes() checked that no input changed since it was recorded, so each
+        # input Value still holds the data this node was computed from.
+        more = node._more  # node._args, spelled out as in nodes()
+        a0 = node._in0
+        ans: Any
+        args: Any
+        node_args = (a0,) if more is None else (a0, node._in1) + more
+        if create_graph:
+            ans, args = node, node_args
+        else:
+            ans = node._data
+            args = tuple([a._data if isinstance(a, Value) else a for a in node_args])
+        params: dict = node._params  # type: ignore[assignment]
+        vjps, vjp_any = prim.vjps, prim.vjp_any
+        for i, p in enumerate(node_args):
+            if not isinstance(p, Value) or not p.requires_grad:
+                continue
+            if relevant is not None and p not in relevant:
+                continue
+            if vjp_any is not None:
+                c = vjp_any(i, g, ans, *args, **params)
+            elif params:
+                c = vjps[i](g, ans, *args, **params)
+            else:
+                c = vjps[i](g, ans, *args)
+            if anomaly and not _all_finite(c):
+                raise AnomalyError(
+                    f"{prim.name}: backward (gradient for input {i}) produced nan/inf"
+                )
+            prev = p._g
+            p._g = c if prev is None else prev + c
+    return result
+
+
+def _first_order(order: list[Value]) -> dict[Value, Any]:
+    """The pass of a plain backward (first order, every leaf): ``{leaf: gradient}``.
+
+    The general loop of :func:`backprop` without what only ``create_graph``,
+    ``wrt`` and anomaly mode need, and unrolled for the common node, one or
+    two inputs and no parameters: this is the whole pass of a scalar graph.
+    """
+    result: dict[Value, Any] = {}
+    for node in reversed(order):
+        g = node._g
+        if g is None:
+            continue
+        node._g = None
+        prim = node._prim
+        if prim is None:
+            result[node] = g
+            continue
+        # nodes() checked that no input changed since it was recorded, so each
+        # input Value still holds the data this node was computed from.
+        a0, more, ans = node._in0, node._more, node._data
+        if prim.vjp_any is None and not node._params and not more:
+            if more is None:  # one input: a Value that requires grad, or why record it
+                if a0.requires_grad:
+                    c = prim.vjps[0](g, ans, a0._data)
+                    prev = a0._g
+                    a0._g = c if prev is None else prev + c
+                continue
+            a1 = node._in1
+            v0, v1 = isinstance(a0, Value), isinstance(a1, Value)
+            r0 = a0._data if v0 else a0
+            r1 = a1._data if v1 else a1
+            if v0 and a0.requires_grad:
+                c = prim.vjps[0](g, ans, r0, r1)
+                prev = a0._g
+                a0._g = c if prev is None else prev + c
+            if v1 and a1.requires_grad:
+                c = prim.vjps[1](g, ans, r0, r1)
+                prev = a1._g
+                a1._g = c if prev is None else prev + c
+            continue
+        node_args = (a0,) if more is None else (a0, node._in1) + more
+        args = [a._data if isinstance(a, Value) else a for a in node_args]
+        params: dict = node._params  # type: ignore[assignment]
+        for i, p in enumerate(node_args):
+            if isinstance(p, Value) and p.requires_grad:
+                c = (prim.vjp_any(i, g, ans, *args, **params) if prim.vjp_any is not None
+                     else prim.vjps[i](g, ans, *args, **params))
+                prev = p._g
+                p._g = c if prev is None else prev + c
     return result
 
 
@@ -261,9 +310,19 @@ def backward(
     if retain_graph is None:
         retain_graph = create_graph
     seed = _seed(root, gradient, create_graph, "backward")
-    grads = backprop(
-        [root], [seed], create_graph=create_graph, retain_graph=retain_graph
-    )
+    if create_graph or (_autodiff._overrides and _mode.anomaly):
+        grads = backprop([root], [seed], create_graph=create_graph,
+                         retain_graph=retain_graph)
+    else:  # backprop's plain case, called directly: this is every training step
+        order = nodes([root])
+        root._g = seed
+        try:
+            grads = _first_order(order)
+        except BaseException:
+            _drop_partial_sums(order)
+            raise
+        if not retain_graph:
+            _free(order)
     # Gather every leaf's new .grad first, then assign: no partial writes on error.
     owners: set[int] = set()
     updates = []

@@ -295,7 +295,7 @@ class Value:
         The no-copy path of :meth:`assign`, for optimizers whose update builds
         a fresh array anyway.
         """
-        self._data = new[()] if new.ndim == 0 else new
+        self._data = new[()] if type(new) is np.ndarray and new.ndim == 0 else new
         self._version += 1
 
     def zero_grad(self) -> None:

@@ -273,7 +273,7 @@ class Optimizer:
     def _descend(self, w: Any, lr: float, d: Any) -> Any:
         """``w -= lr * d``, the step every first-order rule ends with; returns ``w``
         (``lr * d`` computed in :meth:`_work`'s array)."""
-        work = self._work(w)
+        work = self._work(w) if type(w) is np.ndarray else None
         if work is None:  # (a ufunc call with out= costs 15x the operator on a scalar)
             w -= lr * d
         else:
@@ -345,7 +345,6 @@ class Optimizer:
     def _grads_to_apply(self) -> list[tuple[int, Value, np.ndarray]]:
         """``(index, parameter, gradient in its dtype)`` of every parameter with a gradient,
         all checked before any is used (the check :meth:`step` documents)."""
-        owner = type(self).__name__
         todo = []
         for i, p in enumerate(self.params):
             g = p.grad
@@ -356,6 +355,7 @@ class Optimizer:
                 todo.append((i, p, g))  # what backward leaves: nothing to convert
                 continue
             g = np.asarray(g)
+            owner = type(self).__name__
             if g.shape != p.shape:
                 raise ValueError(f"{owner}.step: params[{i}].grad has shape {g.shape} but the "
                                  f"parameter has shape {p.shape}; no parameter was updated")

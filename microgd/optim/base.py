@@ -319,21 +319,22 @@ class Optimizer:
         Every gradient is checked first: a gradient of the wrong shape raises
         ValueError naming the parameter, and nothing is updated.
         """
-        in_place = self._in_place
+        in_place, update, state = self._in_place, self._update, self.state
         for i, p, g in self._grads_to_apply():
-            st = self.state[i]
+            st = state[i]
             st["step"] += 1
             w = p._data
             if type(w) is not np.ndarray:  # 0-d: NumPy scalars, 5x faster arithmetic
-                new = self._update(w, g[()], st)
+                new = update(w, g[()], st)
                 if type(new) is type(w):  # a scalar of p's dtype: immutable, shared by none
-                    p._set(new)
+                    p._data = new  # Value._set for a scalar, spelled out: a call per step
+                    p._version += 1
                     continue
             else:
                 if in_place:
                     del w  # a local name would count as one more holder of the array
                     w = _private_data(p)
-                new = self._update(w, g, st)
+                new = update(w, g, st)
                 if in_place and new is w:
                     p._set(w)  # written in place: into p's own array, or into a copy
                     continue

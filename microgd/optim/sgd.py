@@ -129,6 +129,8 @@ class SGD(Optimizer):
                 buf *= mu
                 buf += (1 - hp["dampening"]) * g
             g = g + mu * buf if hp["nesterov"] else buf
+        if type(w) is not np.ndarray:  # 0-d: _descend's scalar step, without its call
+            return w - self._lr * g
         return self._descend(w, self._lr, g)
 
 

@@ -921,27 +921,15 @@ def _fit_contenders(arrays: list[np.ndarray], X: np.ndarray, Y: np.ndarray
     fns: dict[str, Callable] = {}
     weights: dict[str, Callable] = {}
 
-    def bare(ps: list[Any], opt: Any) -> Callable[[], list[float]]:
-        def epoch() -> list[float]:
-            losses = []
-            for xb, yb in batches:
-                opt.zero_grad()
-                loss = microgd_loss(ps, xb, yb)
-                loss.backward()
-                opt.step()
-                losses.append(float(loss.data))
-            return losses
-        return epoch
-
-    def bare_with_path(ps: list[Any], opt: Any) -> Callable[[], list[float]]:
-        # The path kept by hand, the cheapest way: one float64 row per step, copied and
-        # cast in one pass.  Writing ~8 bytes per parameter per step to new memory is
-        # the floor any recorder pays, so fit's record_path is judged against this.
+    def bare(ps: list[Any], opt: Any, keep_path: bool = False) -> Callable[[], list[float]]:
+        # keep_path: the path kept by hand, the cheapest way, one float64 row per step
+        # copied and cast in one pass.  Writing ~8 bytes per parameter per step to new
+        # memory is the floor any recorder pays, so fit's record_path is judged by it.
         def row() -> np.ndarray:
             return np.concatenate([p.data.ravel() for p in ps], dtype=np.float64)
 
         def epoch() -> list[float]:
-            rows = [row()]
+            rows = [row()] if keep_path else []
             losses = []
             for xb, yb in batches:
                 opt.zero_grad()
@@ -949,7 +937,8 @@ def _fit_contenders(arrays: list[np.ndarray], X: np.ndarray, Y: np.ndarray
                 loss.backward()
                 opt.step()
                 losses.append(float(loss.data))
-                rows.append(row())
+                if keep_path:
+                    rows.append(row())
             return losses
         return epoch
 
@@ -964,8 +953,8 @@ def _fit_contenders(arrays: list[np.ndarray], X: np.ndarray, Y: np.ndarray
                         (PATH_BY_HAND, "hand"), ("mg.fit record_path", "path")):
         ps = [mg.Value(a.copy()) for a in arrays]
         opt = optim.SGD(ps, lr=LR)
-        fns[label] = (bare(ps, opt) if kind == "bare" else bare_with_path(ps, opt)
-                      if kind == "hand" else fitted(ps, opt, kind == "path"))
+        fns[label] = (bare(ps, opt, keep_path=kind == "hand") if kind in ("bare", "hand")
+                      else fitted(ps, opt, kind == "path"))
         weights[label] = (lambda ps=ps: [p.data for p in ps])
     floor = [a.copy() for a in arrays]
     floor_steps = [numpy_step_fn(floor, xb, yb, lambda g: numpy_sgd_update(floor, g))

@@ -519,6 +519,26 @@ def test_load_state_dict_restores_hyperparameters_and_their_state():
     assert plain.state[0]["momentum_buffer"] is not opt.state[0]["momentum_buffer"]
 
 
+@pytest.mark.parametrize("loaded", [{"momentum": 0.9}, {"weight_decay": 0.5},
+                                    {"maximize": True}, {}])
+def test_a_loaded_state_dict_decides_the_next_steps(loaded):
+    """The rule follows the hyperparameters loaded, not those the optimizer was built with
+    (in both directions: a plain SGD that loads momentum, a momentum SGD that loads none)."""
+    for built in ({}, {"momentum": 0.5, "weight_decay": 0.1}):
+        ps = [mg.Value(np.arange(1.0, 4.0)), mg.Value(2.0)]
+        twin = [mg.Value(np.arange(1.0, 4.0)), mg.Value(2.0)]
+        ref = optim.SGD(twin, lr=0.1, **loaded)
+        opt = optim.SGD(ps, lr=0.1, **built)
+        opt.load_state_dict(ref.state_dict())
+        for _ in range(3):
+            for qs in (ps, twin):
+                qs[0].grad, qs[1].grad = np.array([1.0, -2.0, 0.5]), np.array(1.5)
+            opt.step()
+            ref.step()
+            for p, q in zip(ps, twin, strict=True):
+                np.testing.assert_array_equal(p.data, q.data)
+
+
 def test_load_state_dict_casts_to_float32():
     w = mg.Value(np.ones(3, dtype=np.float32))
     opt = optim.Adam([w])

@@ -26,7 +26,10 @@ def _shape(x: Any) -> tuple[int, ...]:
 def _unbroadcast(g: Any, x: Any) -> Any:
     """Sum ``g`` back down to the shape of input ``x`` (undoing NumPy broadcasting)."""
     shape = x.shape  # x is an input that requires grad: an array or a Value
-    return g if g.shape == shape else sum_to(g, shape=shape)
+    if g.shape == shape:
+        return g
+    # An array g (a first-order pass): sum_to's forward without the primitive's call.
+    return _sum_to_fwd(g, shape) if type(g) is np.ndarray else sum_to(g, shape=shape)
 
 
 def _axes(axis: Any, ndim: int) -> tuple[int, ...]:
@@ -47,6 +50,8 @@ def _expand(g: Any, x: Any, axis: Any, keepdims: bool) -> Any:
     """Broadcast a reduction's gradient back over the reduced axes of ``x``."""
     if not keepdims and axis is not None:  # a 0-d g (axis=None) broadcasts as it is
         g = reshape(g, shape=_kept(x, axis))
+    if isinstance(g, (np.ndarray, np.generic)):  # a first-order pass: no primitive's call
+        return _broadcast_to_fwd(g, _shape(x))
     return broadcast_to(g, shape=_shape(x))
 
 
@@ -61,6 +66,8 @@ def _reduced_size(x: Any, axis: Any) -> int:
 
 def _sum_to_fwd(x: Any, shape: tuple[int, ...]) -> Any:
     lead = x.ndim - len(shape)
+    if lead == 1 and x.shape[1:] == shape:  # one axis in front, as a bias over a batch
+        return np.add.reduce(x, axis=0)
     kept = tuple(i for i, n in enumerate(shape, lead) if n == 1 and x.shape[i] != 1)
     # np.add.reduce is what x.sum() calls, without the Python-level wrapper.
     if kept:

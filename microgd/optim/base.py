@@ -131,32 +131,20 @@ def _fresh(new: Any, w: np.ndarray, g: np.ndarray, state: dict[str, Any], p: Any
             and not any(new is v for v in state.values()))
 
 
-_getrefcount = getattr(sys, "getrefcount", None)  # CPython's; elsewhere every update copies
+def _probe_refs() -> int:
+    """What ``sys.getrefcount`` reads in :meth:`Optimizer.step` for a parameter's array
+    that nothing else references (the Value's slot, the local name ``w`` and the call's
+    own argument in CPython), measured in code of the same shape rather than assumed.
+    -1 where the count cannot be read: then every in-place update writes into a copy."""
+    if not hasattr(sys, "getrefcount"):
+        return -1
+    p = Value(np.zeros(2))
+    w = p._data
+    return sys.getrefcount(w)
 
 
-def _data_refs(p: Value) -> int:
-    return _getrefcount(p._data) if _getrefcount is not None else 1 << 30
-
-
-# What _data_refs reads for a parameter whose array nothing else references (the slot
-# and the call's own argument in CPython), measured here rather than assumed.
-_ALONE = _data_refs(Value(np.zeros(2)))
-
-
-def _private_data(p: Value) -> np.ndarray:
-    """``p``'s array when nothing but ``p`` can see it, else a copy of it.
-
-    What an in-place update rule may write into.  No one else can see the array
-    when it owns its memory (it is no view), is writeable and is referenced by
-    ``p`` alone: a view of it, a graph that saved it (``retain_graph``), a
-    ``v = p.data`` kept by the user would each hold a reference.  The test is
-    the one NumPy's own temporary elision makes, on the reference count.
-    """
-    if _data_refs(p) <= _ALONE:
-        w = p._data
-        if w.base is None and w.flags.writeable:
-            return w
-    return p._data.copy()
+_ALONE = _probe_refs()
+_getrefcount = getattr(sys, "getrefcount", lambda obj: 0)
 
 
 # Parameters from this many elements get their temporaries in a reused work array
@@ -232,7 +220,7 @@ class Optimizer:
         checked_params = _check_params(params, owner)
         lr = _real(owner, "lr", lr, lo=0, lo_open=True)
         hp = self._check_hyper(dict(hyper))
-        object.__setattr__(self, "_hp", hp)
+        self._use_hyper(hp)
         self.params: list[Value] = checked_params
         self._lr = lr
         names = self._state_names(hp)
@@ -250,6 +238,11 @@ class Optimizer:
     def _state_names(self, hyper: dict[str, Any]) -> tuple[str, ...]:
         return ()
 
+    def _use_hyper(self, hp: dict[str, Any]) -> None:
+        """Take the checked ``hp`` as the hyperparameters (when built, and when a state
+        dict is loaded); a rule that derives settings from them extends this."""
+        object.__setattr__(self, "_hp", hp)
+
     def _update(self, w: np.ndarray, g: np.ndarray, state: dict[str, Any]) -> np.ndarray:
         raise NotImplementedError(f"{type(self).__name__} does not define _update")
 
@@ -264,20 +257,26 @@ class Optimizer:
         """
         if type(w) is not np.ndarray or w.size < _SCRATCH_FROM:
             return None
+        # One view per shape, made once (dtypes of NumPy's own types are singletons).
+        views = self.__dict__.setdefault("_work_views", {})
+        view = views.get(w.shape)
+        if view is not None and view.dtype is w.dtype:
+            return view
         bufs = self.__dict__.setdefault("_work_buffers", {})
         buf = bufs.get(w.dtype)
         if buf is None or buf.size < w.size:
             buf = bufs[w.dtype] = np.empty(w.size, w.dtype)
-        return buf[:w.size].reshape(w.shape)
+            views.clear()  # views of the smaller buffer would keep it alive
+        view = views[w.shape] = buf[:w.size].reshape(w.shape)
+        return view
 
     def _descend(self, w: Any, lr: float, d: Any) -> Any:
         """``w -= lr * d``, the step every first-order rule ends with; returns ``w``
-        (``lr * d`` computed in :meth:`_work`'s array)."""
-        work = self._work(w) if type(w) is np.ndarray else None
-        if work is None:  # (a ufunc call with out= costs 15x the operator on a scalar)
+        (``lr * d`` computed in :meth:`_work`'s array for a large ``w``)."""
+        if type(w) is np.ndarray and w.size >= _SCRATCH_FROM:
+            w -= np.multiply(d, lr, out=self._work(w))
+        else:  # (a ufunc call with out= costs 15x the operator on a scalar)
             w -= lr * d
-        else:
-            w -= np.multiply(d, lr, out=work)
         return w
 
     # -- hyperparameters: lr may change, the others are fixed ---------------------------
@@ -332,12 +331,21 @@ class Optimizer:
                     continue
             else:
                 if in_place:
-                    del w  # a local name would count as one more holder of the array
-                    w = _private_data(p)
-                new = update(w, g, st)
-                if in_place and new is w:
-                    p._set(w)  # written in place: into p's own array, or into a copy
-                    continue
+                    # An in-place rule may write into p's own array only when nothing else
+                    # can see it: it owns its memory, is writeable, and p holds the only
+                    # reference (a view of it, a graph kept with retain_graph, a
+                    # `v = p.data` kept by the caller would each hold one). The test on
+                    # the count is the one NumPy's own temporary elision makes.
+                    if not (_getrefcount(w) <= _ALONE and w.base is None
+                            and w.flags.writeable):
+                        w = w.copy()
+                    new = update(w, g, st)
+                    if new is w:
+                        p._data = w  # Value._set for an array of p's shape and dtype
+                        p._version += 1
+                        continue
+                else:
+                    new = update(w, g, st)
             if _fresh(new, w, g, st, p):
                 p._set(new)  # the update built a new array: take it without a second copy
             else:
@@ -352,7 +360,8 @@ class Optimizer:
             if g is None:
                 continue
             w = p._data
-            if type(g) is np.ndarray and g.dtype == w.dtype and g.shape == w.shape:
+            if (type(g) is np.ndarray and (g.dtype is w.dtype or g.dtype == w.dtype)
+                    and g.shape == w.shape):
                 todo.append((i, p, g))  # what backward leaves: nothing to convert
                 continue
             g = np.asarray(g)
@@ -443,6 +452,6 @@ class Optimizer:
             new_state.append(st)
         if problems:
             raise ValueError(f"{where}: " + "; ".join(problems) + "; nothing was loaded")
-        object.__setattr__(self, "_hp", hp)
+        self._use_hyper(hp)
         self._lr = lr
         self.state = new_state

@@ -114,7 +114,13 @@ class SGD(Optimizer):
     def _state_names(self, hyper: dict[str, Any]) -> tuple[str, ...]:
         return ("momentum_buffer",) if hyper["momentum"] != 0 else ()
 
+    def _use_hyper(self, hp: dict[str, Any]) -> None:
+        super()._use_hyper(hp)
+        self._plain = not (hp["maximize"] or hp["weight_decay"] or hp["momentum"])
+
     def _update(self, w: np.ndarray, g: np.ndarray, state: dict[str, Any]) -> np.ndarray:
+        if self._plain:  # w <- w - lr * g, the rule of most steps: nothing else to look up
+            return w - self._lr * g if type(w) is not np.ndarray else self._descend(w, self._lr, g)
         hp = self._hp
         if hp["maximize"]:
             g = -g

@@ -327,11 +327,12 @@ def backward(
     owners: set[int] = set()
     updates = []
     for node, g in grads.items():
-        dtype = node._data.dtype
-        if type(g) is not np.ndarray or g.dtype != dtype:
-            # a NumPy scalar (a 0-d pass), a Value or another dtype: np.array makes a
-            # fresh array, shared with no one
-            g = np.array(g._data if isinstance(g, Value) else g, dtype=dtype)
+        data = node._data
+        if type(g) is type(data) and type(g) is not np.ndarray:
+            g = np.array(g)  # a NumPy scalar of the leaf's dtype (a 0-d pass): fresh, alone
+        elif type(g) is not np.ndarray or g.dtype != data.dtype:
+            # a Value or another dtype: np.array makes a fresh array, shared with no one
+            g = np.array(g._data if isinstance(g, Value) else g, dtype=data.dtype)
         else:
             # Leaves must not share a gradient buffer (add passes one g to both
             # inputs), or an in-place update of one .grad would change another.

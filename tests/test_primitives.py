@@ -145,6 +145,25 @@ def test_pow_mixed_second_derivative_at_zero_exponent_regression() -> None:
 
 
 @covers("pow")
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_pow_constant_exponents_two_and_zero(dtype: Any) -> None:
+    # The slope of a square is exactly 2a (and of a**0 exactly 0, also at a == 0,
+    # infinities and nan's aside), in both passes, in the dtype of a; second order too.
+    a = np.array([-3.0, -0.5, 0.0, 0.25, 7.0], dtype=dtype)
+    for exponent, slope in ((2, 2 * a), (2.0, 2.0 * a), (0, 0 * a), (0.0, 0.0 * a)):
+        for create_graph in (False, True):
+            x = mg.Value(a)
+            (g,) = mg.gradients((x ** exponent).sum(), x, create_graph=create_graph)
+            assert g.dtype == dtype
+            np.testing.assert_array_equal(g.data, slope)
+        x = mg.Value(a)
+        (g,) = mg.gradients((x ** exponent).sum(), x, create_graph=True)
+        (h,) = mg.gradients(g.sum(), x)
+        np.testing.assert_array_equal(h.data, np.full_like(a, 2.0 if exponent == 2 else 0.0))
+    check_grads(lambda x: x ** 2, (a,), order=2)
+
+
+@covers("pow")
 def test_pow_number_base_float32_gradient_dtype_regression() -> None:
     # Once an engine bug: log of a Python-number base became a float64 0-d
     # array and promoted the create_graph gradient of a float32 exponent.

@@ -15,7 +15,7 @@ Axis = int | tuple[int, ...] | None
 def unary(prim: ops.Primitive, doc: str) -> Any:
     """The function ``NAME(x)`` of a one-input primitive, accepting arrays and numbers."""
     def fn(x: Any) -> Value:
-        return prim(as_constant(x))
+        return prim(x if type(x) is Value else as_constant(x))
 
     fn.__name__ = fn.__qualname__ = prim.name
     fn.__doc__ = doc

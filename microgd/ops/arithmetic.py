@@ -54,7 +54,9 @@ def _pow_base_slope(a: Any, b: Any) -> Any:
         # A constant exponent: where b == 0 use a**1 instead of a**-1 (the
         # product is 0 either way).
         if isinstance(b, (int, float)):
-            exponent = b - 1 if b != 0 else 1
+            if b == 2 or b == 0:  # a ** 1 is a, exactly: the slope of a square is 2 a
+                return b * a
+            exponent = b - 1
         else:
             exponent = where(b - 1, 1.0, cond=np.asarray(b) != 0)
         return b * a ** exponent

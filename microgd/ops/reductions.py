@@ -67,6 +67,10 @@ def max_shift(x: Any, axis: Any) -> Any:
     do not depend on the shift, so subtracting it keeps every derivative exact.
     """
     m = np.maximum.reduce(as_array(x), axis=axis, keepdims=True)
+    # One sum tells whether every max is finite (a nan or inf makes it non-finite; an
+    # overflow only sends the few such cases the longer way).
+    if np.isfinite(np.add.reduce(m, axis=None)):
+        return m
     return np.where(np.isfinite(m), m, 0)  # stays float32 for float32 x
 
 

@@ -433,7 +433,9 @@ def fit(loss_fn: Callable[[np.ndarray, np.ndarray], Value], params: Sequence[Val
                     _diverged(hist, params, optimizer, epoch, step, f"loss is {why}")
                 loss.backward(retain_graph=closure_step)
                 squares = 0.0
-                for p in params:
+                # Last to first: the first parameters' gradients, which the step
+                # reads first, are then still in cache.
+                for p in reversed(params):
                     g = p.grad
                     if g is not None:
                         # vdot flattens and, unlike dot, raises no overflow warning:

@@ -803,6 +803,37 @@ def test_large_parameters_follow_the_same_rule(name, make, ref, monkeypatch):
             assert_same_path(ours, ref(init, grads))
 
 
+@pytest.mark.parametrize("make", [lambda ps: optim.SGD(ps, lr=0.1),
+                                  lambda ps: optim.Adam(ps, lr=0.1)], ids=["SGD", "Adam"])
+def test_work_arrays_follow_shapes_and_dtypes_that_change(make, monkeypatch):
+    # The work views are made once per shape: parameters of one shape in two dtypes,
+    # and a parameter whose .data is replaced by a larger array (the buffer grows), get
+    # the numbers of the plain temporaries every step.
+    rng = np.random.default_rng(3)
+
+    def run(scratch_from):
+        with monkeypatch.context() as m:
+            m.setattr(optim.base, "_SCRATCH_FROM", scratch_from)
+            ps = [mg.Value(rng_init[0].copy()), mg.Value(rng_init[1].astype(np.float32)),
+                  mg.Value(rng_init[2].copy())]
+            opt = make(ps)
+            for k in range(6):
+                if k == 3:
+                    ps[2].data = np.ones((7, 9))  # larger than every work view so far
+                    opt.state[2] = {n: np.zeros((7, 9)) if n != "step" else 0
+                                    for n in opt.state[2]}
+                for p in ps:
+                    p.grad = np.cos(np.arange(p.size) + k).reshape(p.shape).astype(p.dtype)
+                opt.step()
+            return [p.data for p in ps]
+
+    rng_init = [rng.standard_normal((5, 4)), rng.standard_normal((5, 4)),
+                rng.standard_normal(3)]
+    for a, b in zip(run(1), run(10**12), strict=True):
+        assert a.dtype == b.dtype
+        np.testing.assert_array_equal(a, b)
+
+
 def test_an_in_place_rule_returning_a_new_array_is_taken_as_it_is():
     class Halve(optim.Optimizer):
         _in_place = True

@@ -130,9 +130,10 @@ def backprop(
     # mode; only a create_graph pass needs grad mode on (and off for first order
     # would cost two thread-local writes per backward, a tenth of a tiny one).
     saved_mode = _set_mode("grad_enabled", True) if create_graph else False
+    plain = not (create_graph or anomaly or relevant is not None)
     try:
-        if not (create_graph or anomaly or relevant is not None):
-            result = _first_order(order)
+        if plain:
+            result = _first_order(order, free=not retain_graph)
         else:
             result = _general(order, targets, relevant, create_graph, anomaly)
     except BaseException:
@@ -141,15 +142,23 @@ def backprop(
     finally:
         if create_graph:
             _set_mode("grad_enabled", saved_mode)
-    if not retain_graph:
+    if not (retain_graph or plain):
         _free(order)
     return result
 
 
 def _drop_partial_sums(order: list[Value]) -> None:
-    """After a failed pass: no node keeps a pending gradient (nothing half-changed)."""
+    """After a failed pass: no node keeps a pending gradient, and none is freed (nothing
+    half-changed).  A node freed by the pass gets back its sum of versions, which
+    :func:`nodes` checked to be its own version plus its inputs'."""
     for node in order:
         node._g = None
+        if node._saved is None and node._prim is not None:
+            version = node._version
+            for a in node._args or ():
+                if isinstance(a, Value):
+                    version += a._version
+            node._saved = version
 
 
 def _free(order: list[Value]) -> None:
@@ -216,15 +225,19 @@ def _general(order: list[Value], targets: set[Value] | None, relevant: set[Value
     return result
 
 
-def _first_order(order: list[Value]) -> dict[Value, Any]:
+def _first_order(order: list[Value], free: bool) -> dict[Value, Any]:
     """The pass of a plain backward (first order, every leaf): ``{leaf: gradient}``.
 
     The general loop of :func:`backprop` without what only ``create_graph``,
     ``wrt`` and anomaly mode need, and unrolled for the common node, one or
     two inputs and no parameters: this is the whole pass of a scalar graph.
+    With ``free``, each node is freed as it is passed (as :func:`_free` would
+    after; :func:`_drop_partial_sums` undoes it if the pass fails).
     """
     result: dict[Value, Any] = {}
     for node in reversed(order):
+        if free:
+            node._saved = None  # (a leaf's is None already)
         g = node._g
         if g is None:
             continue
@@ -317,12 +330,10 @@ def backward(
         order = nodes([root])
         root._g = seed
         try:
-            grads = _first_order(order)
+            grads = _first_order(order, free=not retain_graph)
         except BaseException:
             _drop_partial_sums(order)
             raise
-        if not retain_graph:
-            _free(order)
     # Gather every leaf's new .grad first, then assign: no partial writes on error.
     owners: set[int] = set()
     updates = []

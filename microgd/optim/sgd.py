@@ -119,22 +119,21 @@ class SGD(Optimizer):
         self._plain = not (hp["maximize"] or hp["weight_decay"] or hp["momentum"])
 
     def _update(self, w: np.ndarray, g: np.ndarray, state: dict[str, Any]) -> np.ndarray:
-        if self._plain:  # w <- w - lr * g, the rule of most steps: nothing else to look up
-            return w - self._lr * g if type(w) is not np.ndarray else self._descend(w, self._lr, g)
-        hp = self._hp
-        if hp["maximize"]:
-            g = -g
-        if hp["weight_decay"] != 0:
-            g = g + hp["weight_decay"] * w
-        mu = hp["momentum"]
-        if mu != 0:
-            buf = state["momentum_buffer"]
-            if state["step"] == 1:
-                buf[...] = g
-            else:
-                buf *= mu
-                buf += (1 - hp["dampening"]) * g
-            g = g + mu * buf if hp["nesterov"] else buf
+        if not self._plain:  # plain (most steps): w <- w - lr * g, nothing to look up
+            hp = self._hp
+            if hp["maximize"]:
+                g = -g
+            if hp["weight_decay"] != 0:
+                g = g + hp["weight_decay"] * w
+            mu = hp["momentum"]
+            if mu != 0:
+                buf = state["momentum_buffer"]
+                if state["step"] == 1:
+                    buf[...] = g
+                else:
+                    buf *= mu
+                    buf += (1 - hp["dampening"]) * g
+                g = g + mu * buf if hp["nesterov"] else buf
         if type(w) is not np.ndarray:  # 0-d: _descend's scalar step, without its call
             return w - self._lr * g
         return self._descend(w, self._lr, g)

@@ -365,7 +365,7 @@ def record(prim: Primitive, args: tuple, params: dict = _NO_PARAMS) -> Value:
     # 0-d results are held as NumPy scalars: their arithmetic is ~5x faster than 0-d arrays'.
     node._data = out if (t is np.ndarray and out.ndim) or t is np.float64 or t is np.float32 \
         else _as_data(out)
-    node.grad = node._g = node._mark = None
+    node.grad = node._g = None
     node._version = 0
     if needs_grad and grad_enabled:
         node.requires_grad = True
@@ -374,16 +374,13 @@ def record(prim: Primitive, args: tuple, params: dict = _NO_PARAMS) -> Value:
             args = tuple(a if isinstance(a, Value) else r for a, r in zip(args, raw,
                                                                          strict=True))
         node._in0 = args[0]
-        if len(args) == 1:
-            node._in1 = node._more = None
-        else:
-            node._in1 = args[1]
-            node._more = args[2:]  # the empty tuple, shared, for two inputs
+        n_in = len(args)
+        node._in1 = args[1] if n_in == 2 else None if n_in == 1 else args[1:]
         node._params = params or _NO_PARAMS
         node._saved = version
     else:
         node.requires_grad = False
-        node._prim = node._in0 = node._in1 = node._more = None
+        node._prim = node._in0 = node._in1 = None
         node._params = node._saved = None
     node._tangent = None
     if levels:
@@ -392,7 +389,7 @@ def record(prim: Primitive, args: tuple, params: dict = _NO_PARAMS) -> Value:
 
 
 # The slots an in-place op moves from the new node onto the Value it changes.
-_NODE_SLOTS = tuple(s for s in Value.__slots__ if s not in ("grad", "_g", "_mark", "__weakref__"))
+_NODE_SLOTS = tuple(s for s in Value.__slots__ if s not in ("grad", "_g", "__weakref__"))
 
 
 def record_inplace(prim: Primitive, v: Value, params: dict) -> None:
@@ -413,7 +410,7 @@ def record_inplace(prim: Primitive, v: Value, params: dict) -> None:
     old = Value.__new__(Value)
     for slot in _NODE_SLOTS:
         setattr(old, slot, getattr(v, slot))
-    old.grad = old._g = old._mark = None
+    old.grad = old._g = None
     new = record(prim, (old,), params)
     version = v._version + 1
     for slot in _NODE_SLOTS:

@@ -48,49 +48,69 @@ def _modified(node: Value) -> RuntimeError:
 def nodes(roots: list[Value]) -> list[Value]:
     """Nodes reachable from ``roots`` that require grad, every node after its parents.
 
-    Iterative depth-first search: a node is emitted when it is met on top of
-    the stack a second time, after all its parents were pushed and emitted.
-    Visits are marked on the nodes (two fresh tokens per pass) rather than in a
-    set: with millions of nodes, a set of ids no longer fits in cache.
     Raises ``RuntimeError`` when a node was freed by an earlier backward, or
     when a node's inputs (or the node itself) changed in place since it was
     recorded: the sums of versions differ.
     """
-    entered, emitted = object(), object()
+    order = _sort(roots, object())
+    for node in order:
+        node._g = None
+    return order
+
+
+def _sort(roots: list[Value], emitted: object) -> list[Value]:
+    """:func:`nodes`, leaving ``emitted`` in each node's ``_g``: a backward pass
+    reads it as "no gradient yet" and clears it as it passes the node.
+
+    Iterative depth-first search: a node is emitted when it is met on top of
+    the stack a second time, after all its parents were pushed and emitted.
+    Visits are marked on the nodes (fresh tokens per pass) rather than in a
+    set: with millions of nodes, a set of ids no longer fits in cache.  The
+    mark sits in ``_g``, which the pass needs next, not in a slot of its own:
+    every slot of a node is walked by the garbage collector.
+    """
+    entered = object()
     order: list[Value] = []
     stack = list(roots)
-    while stack:
-        node = stack[-1]
-        mark = node._mark
-        if mark is entered:
-            stack.pop()
-            node._mark = emitted
-            order.append(node)
-            continue
-        if mark is emitted:
-            stack.pop()
-            continue
-        node._mark = entered
-        if node._prim is None:
-            continue
-        if node._saved is None:
-            raise _freed(node)
-        version = node._version
-        # node._args, spelled out: a property call per node is measurable here
-        more = node._more
-        ins = ((node._in0,) if more is None
-               else (node._in0, node._in1) + more if more else (node._in0, node._in1))
-        for a in ins:
-            if isinstance(a, Value):
-                version += a._version
-                if a.requires_grad and a._mark is not entered and a._mark is not emitted:
-                    if a._prim is None:  # a leaf waits for nothing: emitted at once
-                        a._mark = emitted
-                        order.append(a)
-                    else:
-                        stack.append(a)
-        if version != node._saved:
-            raise _modified(node)
+    try:
+        while stack:
+            node = stack[-1]
+            mark = node._g
+            if mark is entered:
+                stack.pop()
+                node._g = emitted
+                order.append(node)
+                continue
+            if mark is emitted:
+                stack.pop()
+                continue
+            node._g = entered
+            if node._prim is None:
+                continue
+            if node._saved is None:
+                raise _freed(node)
+            version = node._version
+            # node._args, spelled out: a property call per node is measurable here
+            in1 = node._in1
+            ins = ((node._in0,) if in1 is None
+                   else (node._in0, *in1) if type(in1) is tuple else (node._in0, in1))
+            for a in ins:
+                if isinstance(a, Value):
+                    version += a._version
+                    if a.requires_grad:
+                        mark = a._g
+                        if mark is not entered and mark is not emitted:
+                            if a._prim is None:  # a leaf waits for nothing: emitted at once
+                                a._g = emitted
+                                order.append(a)
+                            else:
+                                stack.append(a)
+            if version != node._saved:
+                raise _modified(node)
+    except BaseException:
+        for n in order + stack:  # nothing half-changed: no node keeps a mark
+            n._g = None
+        raise
     return order
 
 
@@ -120,9 +140,10 @@ def backprop(
     pass completes (then the graph is freed unless ``retain_graph``).  A graph
     is differentiated by one thread at a time.
     """
-    order = nodes(roots)
+    emitted = object()
+    order = _sort(roots, emitted)
     for r, s in zip(roots, seeds, strict=False):
-        r._g = s if r._g is None else r._g + s
+        r._g = s if r._g is emitted else r._g + s
     targets = None if wrt is None else set(wrt)
     relevant = None if wrt is None else _relevant(order, wrt)
     anomaly = bool(_autodiff._overrides) and _mode.anomaly  # the thread-local only when set
@@ -133,9 +154,9 @@ def backprop(
     plain = not (create_graph or anomaly or relevant is not None)
     try:
         if plain:
-            result = _first_order(order, free=not retain_graph)
+            result = _first_order(order, emitted, free=not retain_graph)
         else:
-            result = _general(order, targets, relevant, create_graph, anomaly)
+            result = _general(order, emitted, targets, relevant, create_graph, anomaly)
     except BaseException:
         _drop_partial_sums(order)
         raise
@@ -148,8 +169,8 @@ def backprop(
 
 
 def _drop_partial_sums(order: list[Value]) -> None:
-    """After a failed pass: no node keeps a pending gradient, and none is freed (nothing
-    half-changed).  A node freed by the pass gets back its sum of versions, which
+    """After a failed pass: no node keeps a pending gradient or a mark, and none is
+    freed (nothing half-changed).  A node freed by the pass gets back its sum of versions, which
     :func:`nodes` checked to be its own version plus its inputs'."""
     for node in order:
         node._g = None
@@ -171,17 +192,19 @@ def _free(order: list[Value]) -> None:
         node._saved = None  # (a leaf's is None already)
 
 
-def _general(order: list[Value], targets: set[Value] | None, relevant: set[Value] | None,
-             create_graph: bool, anomaly: bool) -> dict[Value, Any]:
+def _general(order: list[Value], emitted: object, targets: set[Value] | None,
+             relevant: set[Value] | None, create_graph: bool,
+             anomaly: bool) -> dict[Value, Any]:
     """The pass of :func:`backprop` with all it may be asked: gradients as Values
     (``create_graph``), only towards ``targets`` (through ``relevant`` nodes), and
-    every gradient checked for nan/inf (``anomaly``)."""
+    every gradient checked for nan/inf (``anomaly``).  ``order`` comes from
+    :func:`_sort` with the mark ``emitted``: a node still holding it has no gradient."""
     result: dict[Value, Any] = {}
     for node in reversed(order):
         g = node._g
-        if g is None:
-            continue
         node._g = None
+        if g is emitted:
+            continue
         prim = node._prim
         if targets is None:
             if prim is None:
@@ -193,11 +216,12 @@ def _general(order: list[Value], targets: set[Value] | None, relevant: set[Value
             continue
         # nodes() checked that no input changed since it was recorded, so each
         # input Value still holds the data this node was computed from.
-        more = node._more  # node._args, spelled out as in nodes()
+        in1 = node._in1  # node._args, spelled out as in _sort()
         a0 = node._in0
         ans: Any
         args: Any
-        node_args = (a0,) if more is None else (a0, node._in1) + more
+        node_args = ((a0,) if in1 is None else (a0, *in1) if type(in1) is tuple
+                     else (a0, in1))
         if create_graph:
             ans, args = node, node_args
         else:
@@ -221,55 +245,57 @@ def _general(order: list[Value], targets: set[Value] | None, relevant: set[Value
                     f"{prim.name}: backward (gradient for input {i}) produced nan/inf"
                 )
             prev = p._g
-            p._g = c if prev is None else prev + c
+            p._g = c if prev is emitted else prev + c
     return result
 
 
-def _first_order(order: list[Value], free: bool) -> dict[Value, Any]:
+def _first_order(order: list[Value], emitted: object, free: bool) -> dict[Value, Any]:
     """The pass of a plain backward (first order, every leaf): ``{leaf: gradient}``.
 
     The general loop of :func:`backprop` without what only ``create_graph``,
     ``wrt`` and anomaly mode need, and unrolled for the common node, one or
     two inputs and no parameters: this is the whole pass of a scalar graph.
     With ``free``, each node is freed as it is passed (as :func:`_free` would
-    after; :func:`_drop_partial_sums` undoes it if the pass fails).
+    after; :func:`_drop_partial_sums` undoes it if the pass fails).  ``order``
+    comes from :func:`_sort` with the mark ``emitted``: a node still holding it
+    has no gradient.
     """
     result: dict[Value, Any] = {}
     for node in reversed(order):
         if free:
             node._saved = None  # (a leaf's is None already)
         g = node._g
-        if g is None:
-            continue
         node._g = None
+        if g is emitted:
+            continue
         prim = node._prim
         if prim is None:
             result[node] = g
             continue
-        # nodes() checked that no input changed since it was recorded, so each
+        # _sort() checked that no input changed since it was recorded, so each
         # input Value still holds the data this node was computed from.
-        a0, more, ans = node._in0, node._more, node._data
-        if prim.vjp_any is None and not node._params and not more:
-            if more is None:  # one input: a Value that requires grad, or why record it
+        a0, a1, ans = node._in0, node._in1, node._data
+        if prim.vjp_any is None and not node._params and type(a1) is not tuple:
+            if a1 is None:  # one input: a Value that requires grad, or why record it
                 if a0.requires_grad:
                     c = prim.vjps[0](g, ans, a0._data)
                     prev = a0._g
-                    a0._g = c if prev is None else prev + c
+                    a0._g = c if prev is emitted else prev + c
                 continue
-            a1 = node._in1
             v0, v1 = isinstance(a0, Value), isinstance(a1, Value)
             r0 = a0._data if v0 else a0
             r1 = a1._data if v1 else a1
             if v0 and a0.requires_grad:
                 c = prim.vjps[0](g, ans, r0, r1)
                 prev = a0._g
-                a0._g = c if prev is None else prev + c
+                a0._g = c if prev is emitted else prev + c
             if v1 and a1.requires_grad:
                 c = prim.vjps[1](g, ans, r0, r1)
                 prev = a1._g
-                a1._g = c if prev is None else prev + c
+                a1._g = c if prev is emitted else prev + c
             continue
-        node_args = (a0,) if more is None else (a0, node._in1) + more
+        node_args = ((a0,) if a1 is None else (a0, *a1) if type(a1) is tuple
+                     else (a0, a1))
         args = [a._data if isinstance(a, Value) else a for a in node_args]
         params: dict = node._params  # type: ignore[assignment]
         for i, p in enumerate(node_args):
@@ -277,7 +303,7 @@ def _first_order(order: list[Value], free: bool) -> dict[Value, Any]:
                 c = (prim.vjp_any(i, g, ans, *args, **params) if prim.vjp_any is not None
                      else prim.vjps[i](g, ans, *args, **params))
                 prev = p._g
-                p._g = c if prev is None else prev + c
+                p._g = c if prev is emitted else prev + c
     return result
 
 
@@ -327,10 +353,11 @@ def backward(
         grads = backprop([root], [seed], create_graph=create_graph,
                          retain_graph=retain_graph)
     else:  # backprop's plain case, called directly: this is every training step
-        order = nodes([root])
+        emitted = object()
+        order = _sort([root], emitted)
         root._g = seed
         try:
-            grads = _first_order(order, free=not retain_graph)
+            grads = _first_order(order, emitted, free=not retain_graph)
         except BaseException:
             _drop_partial_sums(order)
             raise

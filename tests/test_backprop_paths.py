@@ -78,15 +78,18 @@ def test_a_failing_plain_pass_leaves_nothing_half_changed():
     x.grad = np.full(3, 7.0)
     bad = mg.Primitive("bad", lambda a: a * 2.0, lambda g, ans, a: 1 / 0)
     y = (bad(x * 3.0) + x).sum()
-    saved = [n._saved for n in mg.backprop.nodes([y])]
+    graph = mg.backprop.nodes([y])
+    saved = [n._saved for n in graph]
     for retain in (False, True):
         with pytest.raises(ZeroDivisionError):
             y.backward(retain_graph=retain)
         np.testing.assert_array_equal(x.grad, [7.0, 7.0, 7.0])  # not touched
-        # Not freed (the sum and the add were passed before the failure), no pending sums:
+        # No pending sums or visit marks (looked at before nodes() walks the graph again):
+        assert all(n._g is None for n in graph)
+        # Not freed (the sum and the add were passed before the failure):
         order = mg.backprop.nodes([y])
+        assert order == graph
         assert [n._saved for n in order] == saved
-        assert all(n._g is None for n in order)
 
 
 def test_a_list_constant_is_kept_as_the_array_the_forward_saw():

@@ -99,3 +99,35 @@ def test_a_list_constant_is_kept_as_the_array_the_forward_saw():
     c[0] = 100.0  # the caller's list changes after recording
     y.backward()
     np.testing.assert_array_equal(x.grad, [3.0, 4.0])
+
+
+def test_a_refused_backward_leaves_no_visit_marks():
+    # The sort marks nodes in _g, the slot the pass then uses for gradients: a sort
+    # that stops (an input changed in place, a graph already freed) clears its marks.
+    x = mg.Value(np.ones(3))
+    h = x * 2.0
+    y = (h.exp() + h).sum()
+    graph = mg.backprop.nodes([y])
+    h.data = np.zeros(3)
+    with pytest.raises(RuntimeError, match="modified in place"):
+        y.backward()
+    assert all(n._g is None for n in graph)
+    z = (x * 3.0).sum()
+    z.backward()
+    with pytest.raises(RuntimeError):
+        z.backward()
+    assert all(n._g is None for n in (z, z._in0, x))
+
+
+@pytest.mark.parametrize("n_inputs", [1, 2, 3, 4])
+def test_a_node_keeps_its_inputs_in_order(n_inputs):
+    xs = [mg.Value(np.full(2, float(i))) for i in range(n_inputs)]
+    c = np.array([5.0, 6.0])
+    node = mg.exp(xs[0]) if n_inputs == 1 else mg.concatenate([*xs[:-1], c, xs[-1]])
+    expected = (xs[0],) if n_inputs == 1 else (*xs[:-1], c, xs[-1])
+    assert len(node._args) == len(expected)
+    assert all(a is b for a, b in zip(node._args, expected, strict=True))
+    assert node.parents == tuple(xs)
+    node.sum().backward()
+    for x in xs:
+        np.testing.assert_array_equal(x.grad, np.ones(2))

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from microgd.value import Value
+from microgd.value import _MANY, Value
 
 
 class AnomalyError(FloatingPointError):
@@ -373,9 +373,13 @@ def record(prim: Primitive, args: tuple, params: dict = _NO_PARAMS) -> Value:
         if converted:  # keep constants as the arrays the forward saw (a list is not one)
             args = tuple(a if isinstance(a, Value) else r for a, r in zip(args, raw,
                                                                          strict=True))
-        node._in0 = args[0]
         n_in = len(args)
-        node._in1 = args[1] if n_in == 2 else None if n_in == 1 else args[1:]
+        if n_in == 2:
+            node._in0, node._in1 = args
+        elif n_in == 1:
+            node._in0, node._in1 = args[0], None
+        else:
+            node._in0, node._in1 = args, _MANY
         node._params = params or _NO_PARAMS
         node._saved = version
     else:

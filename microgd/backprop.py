@@ -18,7 +18,7 @@ import numpy as np
 
 from microgd import autodiff as _autodiff
 from microgd.autodiff import AnomalyError, _all_finite, _mode, _set_mode
-from microgd.value import Value
+from microgd.value import _MANY, Value
 
 
 def _freed(node: Value) -> RuntimeError:
@@ -69,7 +69,7 @@ def _sort(roots: list[Value], emitted: object) -> list[Value]:
     mark sits in ``_g``, which the pass needs next, not in a slot of its own:
     every slot of a node is walked by the garbage collector.
     """
-    entered = object()
+    entered, many = object(), _MANY
     order: list[Value] = []
     stack = list(roots)
     try:
@@ -92,8 +92,8 @@ def _sort(roots: list[Value], emitted: object) -> list[Value]:
             version = node._version
             # node._args, spelled out: a property call per node is measurable here
             in1 = node._in1
-            ins = ((node._in0,) if in1 is None
-                   else (node._in0, *in1) if type(in1) is tuple else (node._in0, in1))
+            ins = ((node._in0,) if in1 is None else node._in0 if in1 is many
+                   else (node._in0, in1))
             for a in ins:
                 if isinstance(a, Value):
                     version += a._version
@@ -220,8 +220,7 @@ def _general(order: list[Value], emitted: object, targets: set[Value] | None,
         a0 = node._in0
         ans: Any
         args: Any
-        node_args = ((a0,) if in1 is None else (a0, *in1) if type(in1) is tuple
-                     else (a0, in1))
+        node_args = (a0,) if in1 is None else a0 if in1 is _MANY else (a0, in1)
         if create_graph:
             ans, args = node, node_args
         else:
@@ -261,6 +260,7 @@ def _first_order(order: list[Value], emitted: object, free: bool) -> dict[Value,
     has no gradient.
     """
     result: dict[Value, Any] = {}
+    many = _MANY
     for node in reversed(order):
         if free:
             node._saved = None  # (a leaf's is None already)
@@ -275,7 +275,7 @@ def _first_order(order: list[Value], emitted: object, free: bool) -> dict[Value,
         # _sort() checked that no input changed since it was recorded, so each
         # input Value still holds the data this node was computed from.
         a0, a1, ans = node._in0, node._in1, node._data
-        if prim.vjp_any is None and not node._params and type(a1) is not tuple:
+        if prim.vjp_any is None and not node._params and a1 is not many:
             if a1 is None:  # one input: a Value that requires grad, or why record it
                 if a0.requires_grad:
                     c = prim.vjps[0](g, ans, a0._data)
@@ -294,8 +294,7 @@ def _first_order(order: list[Value], emitted: object, free: bool) -> dict[Value,
                 prev = a1._g
                 a1._g = c if prev is emitted else prev + c
             continue
-        node_args = ((a0,) if a1 is None else (a0, *a1) if type(a1) is tuple
-                     else (a0, a1))
+        node_args = (a0,) if a1 is None else a0 if a1 is many else (a0, a1)
         args = [a._data if isinstance(a, Value) else a for a in node_args]
         params: dict = node._params  # type: ignore[assignment]
         for i, p in enumerate(node_args):

@@ -43,6 +43,19 @@ def _to_data(data: Any, where: str = "Value") -> Any:
     return arr[()] if arr.ndim == 0 else arr
 
 
+class _Many:
+    """The ``_in1`` of a node of three or more inputs; its ``_in0`` is then the tuple of
+    them all.  (A marker tested with ``is``: cheaper per node than a type check.)"""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<three or more inputs, in _in0>"
+
+
+_MANY = _Many()
+
+
 class Value:
     """An array node of a computation graph, differentiable by reverse mode.
 
@@ -84,9 +97,9 @@ class Value:
     _version: int  # bumped by every in-place change: assign, setting .data, optimizer steps
     # Set together by autodiff.record for a node computed from Values that require grad.
     _prim: Primitive | None
-    _in0: Any  # the first input: a Value, an array or a number
-    # The second input; None for one input, the tuple of the inputs after the
-    # first for three or more (no input is None or a tuple: record makes arrays).
+    # The inputs: a Value, an array or a number each.  _in1 is None for one input;
+    # for three or more, _in1 is _MANY and _in0 the tuple of all of them.
+    _in0: Any
     _in1: Any
     _params: dict[str, Any] | None
     _saved: int | None  # the inputs' versions summed at record time; None once freed
@@ -149,7 +162,7 @@ class Value:
         in1 = self._in1
         if in1 is None:
             return (self._in0,)
-        return (self._in0, *in1) if type(in1) is tuple else (self._in0, in1)
+        return self._in0 if in1 is _MANY else (self._in0, in1)
 
     @property
     def parents(self) -> tuple[Value, ...]:

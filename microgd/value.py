@@ -332,46 +332,46 @@ class Value:
 
     # ---- operators -----------------------------------------------------------
     def __add__(self, other: Any) -> Value:
-        return _record(_ops.add, (self, other))
+        return _record2(_ops.add, self, other)
 
     def __radd__(self, other: Any) -> Value:
-        return _record(_ops.add, (other, self))
+        return _record2(_ops.add, other, self)
 
     def __sub__(self, other: Any) -> Value:
-        return _record(_ops.sub, (self, other))
+        return _record2(_ops.sub, self, other)
 
     def __rsub__(self, other: Any) -> Value:
-        return _record(_ops.sub, (other, self))
+        return _record2(_ops.sub, other, self)
 
     def __mul__(self, other: Any) -> Value:
-        return _record(_ops.mul, (self, other))
+        return _record2(_ops.mul, self, other)
 
     def __rmul__(self, other: Any) -> Value:
-        return _record(_ops.mul, (other, self))
+        return _record2(_ops.mul, other, self)
 
     def __truediv__(self, other: Any) -> Value:
-        return _record(_ops.div, (self, other))
+        return _record2(_ops.div, self, other)
 
     def __rtruediv__(self, other: Any) -> Value:
-        return _record(_ops.div, (other, self))
+        return _record2(_ops.div, other, self)
 
     def __pow__(self, other: Any) -> Value:
-        return _record(_ops.pow, (self, other))
+        return _record2(_ops.pow, self, other)
 
     def __rpow__(self, other: Any) -> Value:
-        return _record(_ops.pow, (other, self))
+        return _record2(_ops.pow, other, self)
 
     def __mod__(self, other: Any) -> Value:
-        return _record(_ops.mod, (self, other))
+        return _record2(_ops.mod, self, other)
 
     def __rmod__(self, other: Any) -> Value:
-        return _record(_ops.mod, (other, self))
+        return _record2(_ops.mod, other, self)
 
     def __matmul__(self, other: Any) -> Value:
-        return _record(_ops.matmul, (self, other))
+        return _record2(_ops.matmul, self, other)
 
     def __rmatmul__(self, other: Any) -> Value:
-        return _record(_ops.matmul, (other, self))
+        return _record2(_ops.matmul, other, self)
 
     def __neg__(self) -> Value:
         return _record(_ops.neg, (self,))
@@ -547,4 +547,5 @@ _COMPARISONS = {u: u for u in (np.less, np.less_equal, np.greater, np.greater_eq
 from microgd import backprop as _backprop  # noqa: E402
 from microgd import ops as _ops  # noqa: E402
 from microgd.autodiff import record as _record  # noqa: E402
+from microgd.autodiff import record2 as _record2  # noqa: E402
 from microgd.autodiff import record_inplace as _record_inplace  # noqa: E402

@@ -228,8 +228,12 @@ class Primitive:
     def __call__(self, *args: Any, **params: Any) -> Any:
         for a in args:
             if isinstance(a, Value):
-                if len(args) == 2 and not params:
-                    return record2(self, *args)
+                if not params:
+                    n_in = len(args)
+                    if n_in == 2:
+                        return record2(self, *args)
+                    if n_in == 1:
+                        return record1(self, a)
                 return record(self, args, params)
         return self.forward(*args, **params)
 
@@ -391,6 +395,34 @@ def record(prim: Primitive, args: tuple, params: dict = _NO_PARAMS) -> Value:
     node._tangent = None
     if levels:
         _push_tangents(node, prim, args, raw, params, levels, grad_enabled)
+    return node
+
+
+def record1(prim: Primitive, a: Any) -> Value:
+    """``record(prim, (a,))`` for a primitive without parameters, built directly when
+    ``a`` is a Value and no mode is set: :func:`record2`'s shortcut for one input."""
+    if _overrides or type(a) is not Value:
+        return record(prim, (a,))
+    try:
+        out = prim.forward(a._data)
+    except (ValueError, TypeError, IndexError) as exc:
+        raise _shape_error(prim, (a._data,), _NO_PARAMS, exc) from None
+    node = Value.__new__(Value)
+    t = type(out)
+    node._data = out if (t is np.ndarray and out.ndim) or t is np.float64 or t is np.float32 \
+        else _as_data(out)
+    node.grad = node._g = node._tangent = None
+    node._version = 0
+    if a.requires_grad:
+        node.requires_grad = True
+        node._prim = prim
+        node._in0, node._in1 = a, None
+        node._params = _NO_PARAMS
+        node._saved = a._version
+    else:
+        node.requires_grad = False
+        node._prim = node._in0 = node._in1 = None
+        node._params = node._saved = None
     return node
 
 

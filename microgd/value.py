@@ -374,13 +374,13 @@ class Value:
         return _record2(_ops.matmul, other, self)
 
     def __neg__(self) -> Value:
-        return _record(_ops.neg, (self,))
+        return _record1(_ops.neg, self)
 
     def __pos__(self) -> Value:
         return self
 
     def __abs__(self) -> Value:
-        return _record(_ops.abs, (self,))
+        return _record1(_ops.abs, self)
 
     # Comparisons give plain boolean arrays, element by element: they have no derivative.
     def __lt__(self, other: Any) -> np.ndarray:
@@ -546,6 +546,6 @@ _COMPARISONS = {u: u for u in (np.less, np.less_equal, np.greater, np.greater_eq
 # must be imported first; microgd/__init__.py does that.
 from microgd import backprop as _backprop  # noqa: E402
 from microgd import ops as _ops  # noqa: E402
-from microgd.autodiff import record as _record  # noqa: E402
+from microgd.autodiff import record1 as _record1  # noqa: E402
 from microgd.autodiff import record2 as _record2  # noqa: E402
 from microgd.autodiff import record_inplace as _record_inplace  # noqa: E402

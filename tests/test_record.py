@@ -1,10 +1,10 @@
-"""``autodiff.record2``, the binary operators' direct path, builds ``record``'s node.
+"""``autodiff.record2`` and ``record1``, the operators' direct paths, build ``record``'s node.
 
-Every operator ``a + b``, ``a * b``, ... (and a primitive called with two inputs
-and no parameters) goes through ``record2``, which builds the node itself when
-its inputs are Values, numbers or numeric arrays and no mode is set, and hands
-everything else to ``record``.  Both paths are run here on the same inputs and
-their nodes compared slot by slot, in every mode.
+Every operator ``a + b``, ``a * b``, ``-a``, ... (and a primitive called with one
+or two inputs and no parameters) goes through ``record1`` or ``record2``, which
+build the node themselves when the inputs are Values, numbers or numeric arrays
+and no mode is set, and hand everything else to ``record``.  Both paths are run
+here on the same inputs and their nodes compared slot by slot, in every mode.
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ def _same_node(n1: Value, n2: Value, a: object, b: object) -> None:
         else:
             assert v1 is v2 or v1 == v2, f"slot {slot}: {v1!r} != {v2!r}"
     if n1._prim is not None:  # the inputs kept are the operands themselves where not converted
-        for got, given in ((n2._in0, a), (n2._in1, b)):
+        for got, given in ((n2._in0, a), (n2._in1, b)) if b is not None else ((n2._in0, a),):
             if isinstance(given, (Value, np.ndarray, float, int)) and not isinstance(given, bool):
                 assert got is given
 
@@ -149,3 +149,52 @@ def test_operators_take_the_direct_path(monkeypatch):
     assert y.op == "matmul" and y._in0.op == "mod"
     with pytest.raises(AssertionError, match="record"):
         x + [1.0, 2.0]
+
+
+UNARY = ["neg", "abs", "exp", "tanh", "relu", "sqrt", "log"]
+
+
+@pytest.mark.parametrize("prim_name", UNARY)
+@pytest.mark.parametrize("a_name", [k for k in OPERANDS if "Value" in k])
+def test_record1_builds_records_node(prim_name, a_name):
+    prim = getattr(mg.ops, prim_name)
+    a = OPERANDS[a_name]()
+    _same_node(autodiff.record(prim, (a,)), autodiff.record1(prim, a), a, None)
+
+
+@pytest.mark.parametrize("mode", ["no_grad", "anomaly", "jvp"])
+def test_record1_in_every_mode(mode):
+    prim = mg.ops.tanh
+    a = mg.Value(np.array([0.5, -1.0]))
+    if mode == "no_grad":
+        with mg.no_grad():
+            _same_node(autodiff.record(prim, (a,)), autodiff.record1(prim, a), a, None)
+    elif mode == "anomaly":
+        with mg.detect_anomaly():
+            _same_node(autodiff.record(prim, (a,)), autodiff.record1(prim, a), a, None)
+            with pytest.raises(mg.AnomalyError), np.errstate(divide="ignore"):
+                autodiff.record1(mg.ops.log, mg.Value(np.array([0.0, 1.0])))
+    else:
+        seen = {}
+
+        def f(x):
+            seen["record"] = autodiff.record(prim, (x,))
+            seen["record1"] = autodiff.record1(prim, x)
+            return seen["record1"]
+
+        mg.jvp(f, (a,), (np.ones(2),))
+        assert seen["record1"]._tangent
+        _same_node(seen["record"], seen["record1"], seen["record1"]._in0, None)
+
+
+def test_unary_operators_and_functions_take_the_direct_path(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("record() was called")
+
+    monkeypatch.setattr(autodiff, "record", refuse)
+    x = mg.Value(np.array([-1.0, 2.0]))
+    y = mg.exp(abs(-x)).relu().tanh()
+    np.testing.assert_array_equal(y.data, np.tanh(np.maximum(np.exp(np.abs(-x.data)), 0)))
+    assert y.op == "tanh" and y._in0._in0._in0.op == "abs"
+    with pytest.raises(AssertionError, match="record"):
+        mg.sum(x, axis=0)  # a parameter: the general path

@@ -142,10 +142,14 @@ def backprop(
     """
     emitted = object()
     order = _sort(roots, emitted)
-    for r, s in zip(roots, seeds, strict=False):
-        r._g = s if r._g is emitted else r._g + s
-    targets = None if wrt is None else set(wrt)
-    relevant = None if wrt is None else _relevant(order, wrt)
+    try:
+        for r, s in zip(roots, seeds, strict=False):
+            r._g = s if r._g is emitted else r._g + s
+        targets = None if wrt is None else set(wrt)
+        relevant = None if wrt is None else _relevant(order, wrt)
+    except BaseException:
+        _drop_partial_sums(order)  # no node keeps a mark or a seed
+        raise
     anomaly = bool(_autodiff._overrides) and _mode.anomaly  # the thread-local only when set
     # A first-order pass runs its rules on arrays, which record nothing whatever the
     # mode; only a create_graph pass needs grad mode on (and off for first order

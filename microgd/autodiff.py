@@ -175,6 +175,12 @@ class Primitive:
         and other primitives, so it runs on arrays and on Values alike.
     vjp_any : callable, optional
         For variadic primitives: ``vjp_any(i, g, ans, *inputs, **params)``.
+    vjp_into : callable, optional
+        For a one-input primitive without parameters: the VJP written to leave
+        its result in ``g``'s memory, as the hand-written ``d *= mask`` does.
+        A first-order pass calls it instead of ``vjps[0]`` when ``g`` is an
+        array that nothing but the pass can see (its own memory, and no other
+        reference to it); it must give the same numbers as ``vjps[0]``.
     jvps : tuple of callables, optional
         Forward mode: ``jvp_i(t, ans, *inputs, **params)`` is the output's
         tangent due to the tangent ``t`` of input ``i`` (linear in ``t``);
@@ -191,8 +197,8 @@ class Primitive:
         Message template for shape errors, formatted with the input shapes.
     """
 
-    __slots__ = ("name", "forward", "vjps", "vjp_any", "jvps", "jvp_any", "linear",
-                 "elementwise", "error")
+    __slots__ = ("name", "forward", "vjps", "vjp_any", "vjp_into", "jvps", "jvp_any",
+                 "linear", "elementwise", "error")
 
     def __init__(
         self,
@@ -200,6 +206,7 @@ class Primitive:
         forward: Callable[..., Any],
         *vjps: Callable[..., Any],
         vjp_any: Callable[..., Any] | None = None,
+        vjp_into: Callable[..., Any] | None = None,
         jvps: tuple[Callable[..., Any], ...] | None = None,
         jvp_any: Callable[..., Any] | None = None,
         linear: bool = False,
@@ -212,10 +219,13 @@ class Primitive:
                              "or elementwise=True")
         if elementwise and len(vjps) != 1:
             raise ValueError(f"Primitive {name}: elementwise=True needs exactly one VJP")
+        if vjp_into is not None and len(vjps) != 1:
+            raise ValueError(f"Primitive {name}: vjp_into= is for one-input primitives")
         self.name = name
         self.forward = forward
         self.vjps = vjps
         self.vjp_any = vjp_any
+        self.vjp_into = vjp_into
         self.jvps = jvps
         self.jvp_any = jvp_any
         self.linear = linear

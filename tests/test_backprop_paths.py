@@ -131,3 +131,76 @@ def test_a_node_keeps_its_inputs_in_order(n_inputs):
     node.sum().backward()
     for x in xs:
         np.testing.assert_array_equal(x.grad, np.ones(2))
+
+
+# ---- a VJP that writes into g (ops.relu's vjp_into) ---------------------------------
+
+
+def _counting_into(monkeypatch):
+    """Count the calls of relu's in-place VJP (the rule itself unchanged)."""
+    calls = []
+    into = mg.ops.relu.vjp_into
+
+    def counted(g, ans, x):
+        calls.append(g)
+        return into(g, ans, x)
+
+    monkeypatch.setattr(mg.ops.relu, "vjp_into", counted)
+    return calls
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_relu_masks_a_gradient_only_the_pass_holds_in_place(monkeypatch, dtype):
+    calls = _counting_into(monkeypatch)
+    x, w = mg.Value(A.astype(dtype)), mg.Value(W.T.astype(dtype))
+    ((x @ w).relu() * 3.0).sum().backward()
+    assert len(calls) == 1  # g = 3 * ones, fresh from mul's VJP: masked in place
+    mask = (A.astype(dtype) @ W.T.astype(dtype) > 0).astype(dtype)
+    np.testing.assert_allclose(x.grad, (3.0 * mask) @ W.astype(dtype), rtol=1e-6)
+    np.testing.assert_allclose(w.grad, A.astype(dtype).T @ (3.0 * mask), rtol=1e-6)
+    assert x.grad.dtype == dtype and w.grad.dtype == dtype
+
+
+def test_relu_leaves_a_gradient_that_a_leaf_shares_alone(monkeypatch):
+    """add hands one g to both inputs: masking it in place would change w's gradient."""
+    calls = _counting_into(monkeypatch)
+    x, w = mg.Value(A.copy()), mg.Value(np.zeros_like(A))
+    ((x.relu() + w) * 2.0).sum().backward()
+    assert calls == []
+    np.testing.assert_array_equal(w.grad, np.full_like(A, 2.0))
+    np.testing.assert_array_equal(x.grad, 2.0 * (A > 0))
+
+
+def test_relu_leaves_a_gradient_another_node_still_holds_alone(monkeypatch):
+    calls = _counting_into(monkeypatch)
+    x = mg.Value(A.copy())
+    h = x * 1.0
+    out = (h.relu() + h.exp()) * 2.0  # add hands one g to relu and to exp
+    out.sum().backward()
+    assert calls == []
+    np.testing.assert_allclose(x.grad, 2.0 * (A > 0) + 2.0 * np.exp(A))
+
+
+def test_relu_never_writes_into_the_callers_gradient():
+    x = mg.Value(A.copy())
+    seed = np.arange(6.0).reshape(2, 3) - 2.5
+    kept = seed.copy()
+    x.relu().backward(gradient=seed)
+    np.testing.assert_array_equal(seed, kept)
+    np.testing.assert_array_equal(x.grad, kept * (A > 0))
+
+
+def test_relu_in_place_gives_the_rules_numbers_at_zero_nan_and_inf():
+    x = np.array([[-1.0, 0.0, 2.0], [np.nan, -0.0, 3.0]])
+    g = np.array([[np.inf, np.nan, -0.0], [1.0, 5.0, -np.inf]])
+    with np.errstate(invalid="ignore"):  # inf * 0
+        expected = mg.ops.relu.vjps[0](g.copy(), None, x)
+        got = mg.ops.relu.vjp_into(g.copy(), None, x)
+    np.testing.assert_array_equal(got, expected)  # nan where nan, and the same zeros
+    np.testing.assert_array_equal(np.signbit(got), np.signbit(expected))
+
+
+def test_vjp_into_is_refused_for_primitives_of_several_inputs():
+    with pytest.raises(ValueError, match="vjp_into= is for one-input primitives"):
+        mg.ops.Primitive("f", np.add, lambda g, ans, a, b: g, lambda g, ans, a, b: g,
+                         vjp_into=lambda g, ans, a: g)

@@ -42,6 +42,8 @@ sigmoid: Primitive = Primitive("sigmoid", _sigmoid_fwd, lambda g, ans, x: g * an
 # (a quarter less time in float64); the numbers are the same.
 relu: Primitive = Primitive("relu", lambda x: np.maximum(x, 0),
                             lambda g, ans, x: g * (x > 0).astype(g.dtype),
+                            # g owned by the pass: masked in place, one array fewer
+                            vjp_into=lambda g, ans, x: np.multiply(g, x > 0, out=g),
                             elementwise=True)
 abs: Primitive = Primitive("abs", np.abs, lambda g, ans, x: g * np.sign(as_array(x)),
                            elementwise=True)

@@ -335,7 +335,7 @@ def well_conditioned(draw: Any, shape: tuple[int, ...], dtype: Any) -> np.ndarra
     return np.array(mats).reshape(shape).astype(dtype)
 
 
-@covers("norm", "singular_values", "left_singular", "right_singular")
+@covers("norm", "singular_values", "left_singular", "right_singular", "spectral_extreme")
 @pytest.mark.parametrize("ord", ["nuc", 2, -2], ids=str)
 @dtypes
 @given(data=st.data())
@@ -350,6 +350,8 @@ def test_matrix_norm_singular_values(ord: Any, dtype: Any, data: Any) -> None:
         axis = (0, 1)
     keepdims = data.draw(st.booleans(), label="keepdims")
     uses = ["singular_values", "left_singular", "right_singular"]
+    if ord != "nuc":
+        uses.append("spectral_extreme")
     check(lambda v: mg.norm(v, ord=ord, axis=axis, keepdims=keepdims), (x,), uses=uses)
     out = mg.norm(x, ord, axis, keepdims)
     expected = np.linalg.norm(x, ord, axis, keepdims)
@@ -453,6 +455,23 @@ def test_matrix_norm_of_a_rank_deficient_matrix() -> None:
     np.testing.assert_allclose(g2, np.outer(u[:, 0], u[:, 0]), atol=1e-12)
     np.testing.assert_allclose(h_rev, h_fwd, atol=1e-12)
     check(lambda v: mg.norm(v, 2), (x,))
+
+
+@covers("spectral_extreme")
+@pytest.mark.parametrize("largest", [True, False])
+def test_spectral_extreme_splits_ties_within_an_svds_accuracy(largest: bool) -> None:
+    # LAPACK returns a repeated singular value as values a few ulps apart (which ones
+    # depends on the CPU's kernels): those share the gradient evenly; a value farther
+    # off than max(m, n) * eps * max(s) gets none.
+    eps = np.finfo(np.float64).eps
+    s = np.array([[2.0 + 2 * eps, 2.0, 1.0, 2.0 - 1e-12],
+                  [1.0, 1.0 + 4 * eps, 1.0 - 2 * eps, 3.0]])
+    if not largest:
+        s = np.array([[1.0 + 2 * eps, 1.0, 2.0, 1.0 + 1e-12], [3.0, 3.0, 3.0, 1.0]])
+    g = mg.grad(lambda v: ops.spectral_extreme(v, largest=largest, size=4).sum())(s)
+    np.testing.assert_array_equal(g, [[0.5, 0.5, 0.0, 0.0], [0.0, 0.0, 0.0, 1.0]])
+    assert ops.spectral_extreme(s, largest=largest, size=4).data.tolist() == (
+        s.max(axis=-1) if largest else s.min(axis=-1)).tolist()
 
 
 @covers("norm")

@@ -7,6 +7,7 @@ and their numerics (subgradient 0 at 0, singular values) are in
 
 from __future__ import annotations
 
+import builtins
 from typing import Any
 
 import numpy as np
@@ -97,8 +98,11 @@ def _matrix_norm(v: Value, ord: Any, axes: tuple[int, ...], keepdims: bool) -> V
         # The singular values of the matrices in the last two axes.
         kept = tuple(i for i in range(v.ndim) if i not in axes)
         s = ops.singular_values(ops.transpose(v, axes=kept + (row, col)))
-        reduce = ops.sum if ord == "nuc" else ops.max if ord == 2 else ops.min
-        out = reduce(s, axis=-1, keepdims=False)
+        if ord == "nuc":
+            out = ops.sum(s, axis=-1, keepdims=False)
+        else:  # ties within the SVD's rounding share the gradient evenly
+            out = ops.spectral_extreme(s, largest=ord == 2,
+                                       size=builtins.max(v.shape[row], v.shape[col]))
     elif not isinstance(ord, str) and ord in (1, -1, np.inf, -np.inf):
         inner, outer = (row, col) if ord in (1, -1) else (col, row)
         if outer > inner:

@@ -140,13 +140,20 @@ def _pair_terms(s: Any, x: Any) -> tuple[Any, Any]:
     ``F`` is 0 on the diagonal and where both singular values are 0, and
     infinite where two equal nonzero singular values make the singular vectors
     undetermined (see the module docstring); ``1 / s`` is 0 where ``s`` is 0.
+    "Equal" is within an SVD's accuracy (:func:`_zero`'s tolerance): LAPACK returns
+    a repeated singular value as values a few ulps apart, whose ``1 / (s_j**2 -
+    s_i**2)`` would be rounding noise, not a derivative.
     """
     zero = _zero(s, x)
     k = zero.shape[-1]
     diff = (_row(s) - _col(s)) * (_row(s) + _col(s))  # s_j**2 - s_i**2, accurately
     off = ~np.eye(k, dtype=bool)
     both_zero = zero[..., :, None] & zero[..., None, :]
-    good = off & ~both_zero & (as_array(diff) != 0)
+    rs = as_array(s)
+    m, n = _shape(x)[-2:]
+    tol = (np.max(rs, axis=-1, keepdims=True)[..., None] * (builtins.max(m, n)
+           * np.finfo(rs.dtype).eps)) if k else 0.0
+    good = off & ~both_zero & (np.abs(rs[..., None, :] - rs[..., :, None]) > tol)
     fill = np.where(off & ~both_zero, np.inf, 0.0).astype(np.result_type(as_array(s)))
     f = where(1.0 / where(diff, 1.0, cond=good), fill, cond=good)
     inv = 1.0 / s if not np.any(zero) else where(
@@ -163,6 +170,40 @@ def _singular_values_vjp(g: Any, ans: Any, x: Any) -> Any:
 def _singular_values_jvp(t: Any, ans: Any, x: Any) -> Any:
     u, _, vh = _factors(x)
     return _mask_zero(sum(u * (t @ _swap_last(vh)), axis=-2, keepdims=False), _zero(ans, x))
+
+
+# ---- the 2-norm and its inverse: the largest and smallest singular value ----------------
+
+
+def _spectral_ties(s: Any, ans: Any, size: int) -> Any:
+    """1 at the singular values ``s`` that equal the extreme ``ans`` up to the accuracy
+    of an SVD (``size * eps * max(s)``, ``size = max(m, n)``: :func:`_zero`'s tolerance),
+    split evenly between them.
+
+    Repeated singular values come out of LAPACK a few ulps apart, differently from one
+    CPU's kernels to another's: exact ties (``max``'s rule) would give all of the
+    gradient to whichever the rounding put first.
+    """
+    rs, ra = as_array(s), as_array(ans)
+    tol = np.max(rs, axis=-1, keepdims=True) * (size * np.finfo(rs.dtype).eps)
+    hit = (np.abs(rs - np.expand_dims(ra, -1)) <= tol).astype(rs.dtype)
+    hit /= hit.sum(axis=-1, keepdims=True)
+    return hit
+
+
+def _spectral_extreme_fwd(s: Any, largest: bool, size: int) -> Any:
+    return np.max(s, axis=-1) if largest else np.min(s, axis=-1)
+
+
+spectral_extreme: Primitive = Primitive(
+    "spectral_extreme", _spectral_extreme_fwd,
+    lambda g, ans, s, largest, size: _expand(g, s, -1, False) * _spectral_ties(s, ans, size),
+    jvps=(lambda t, ans, s, largest, size:
+          sum(t * _spectral_ties(s, ans, size), axis=-1, keepdims=False),),
+)
+"""The largest (``largest=True``) or smallest of the singular values ``s`` in the last
+axis, of matrices whose larger side is ``size``: the 2-norm (or -2) of the matrices,
+with ties within an SVD's accuracy sharing the derivative evenly."""
 
 
 def _left_vjp(gu: Any, ans: Any, x: Any) -> Any:
@@ -220,5 +261,5 @@ right_singular: Primitive = Primitive(
 )
 
 __all__ = [
-    "vector_norm", "singular_values", "left_singular", "right_singular",
+    "vector_norm", "singular_values", "left_singular", "right_singular", "spectral_extreme",
 ]

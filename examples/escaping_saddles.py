@@ -158,6 +158,7 @@ def autoencoder(verbose: bool = True) -> dict[str, Any]:
     pgd = first_order(lambda ps: optim.PerturbedGD(ps, lr=lr, radius=0.1, threshold=1e-3,
                                                    wait=100, seed=0), f, zero, steps)
     r = {"kind": mg.classify(f, zero).kind, "gd_loss": float(gd["losses"][-1]),
+         "start_loss": float(gd["losses"][0]),
          "pgd_loss": float(pgd["losses"][-1]), "pgd_best": float(pgd["losses"].min()),
          "minimum": ae.analytic_loss((0, 1)),
          "saddle_loss": ae.analytic_loss(()), "kicks": pgd["opt"].kicks}

@@ -312,7 +312,11 @@ def test_escaping_saddles_lesson_15(tmp_path):
     assert n["sfn_kind"] == "minimum"
     np.testing.assert_allclose(n["sfn_walled"]["path"][-1], [0.0, np.sqrt(2)], atol=1e-10)
     a = r["autoencoder"]
-    assert a["kind"] == "saddle" and a["gd_loss"] == a["saddle_loss"] == 7.5
+    # GD does not move off the saddle: its last loss is its first, bit for bit; that is
+    # the analytic saddle loss 7.5 up to the rounding of the data's sums (BLAS kernels
+    # differ between CPUs in the last bit).
+    assert a["kind"] == "saddle" and a["gd_loss"] == a["start_loss"]
+    assert a["saddle_loss"] == 7.5 and abs(a["gd_loss"] - 7.5) < 1e-13
     assert abs(a["pgd_best"] - a["minimum"]) < 1e-6 and a["minimum"] == 1.5
     (png,) = r["pictures"]
     assert is_png(png, "escaping_saddles.png")

@@ -59,6 +59,39 @@ THREADS = _threads_from_argv(sys.argv)
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_var] = str(THREADS)
 
+# glibc's malloc gives the free top of its heap back to the system once it passes a
+# trim threshold, which it adapts as the process runs (twice the mmap threshold, which
+# rises to the largest block freed so far).  Whether a step's multi-megabyte
+# temporaries end at the top of the heap depends on what was allocated before (torch's
+# import, another contender), and where they do, every step faults their pages in
+# afresh: seen here, the float64 floor took 1,536 page faults and 8.4 ms a step instead
+# of none and 5.4 ms.  Fixed thresholds (blocks up to 32 MB from the heap, glibc's
+# ceiling for its own adaptive one; the top kept up to 1 GB) give every contender the
+# same heap whatever ran before it.  --malloc default leaves glibc as it starts.
+MALLOC_MMAP_MAX = 32 << 20
+MALLOC_TRIM_MIN = 1 << 30
+
+
+def _pin_malloc(argv: list[str]) -> str:
+    """Fix glibc's mmap and trim thresholds (unless ``--malloc default``); say what was done."""
+    if "--malloc=default" in argv or ("--malloc" in argv
+                                      and argv[argv.index("--malloc") + 1:][:1] == ["default"]):
+        return "malloc: glibc's adaptive thresholds (--malloc default)"
+    import ctypes
+    import platform
+    if platform.libc_ver()[0] != "glibc":
+        return "malloc: not glibc, left as it is"
+    libc = ctypes.CDLL(None)
+    m_trim_threshold, m_mmap_threshold = -1, -3  # <malloc.h>
+    if not (libc.mallopt(m_mmap_threshold, MALLOC_MMAP_MAX)
+            and libc.mallopt(m_trim_threshold, MALLOC_TRIM_MIN)):
+        return "malloc: mallopt refused the fixed thresholds; glibc's adaptive ones are used"
+    return (f"malloc: fixed thresholds (mmap above {MALLOC_MMAP_MAX >> 20} MB, trim above "
+            f"{MALLOC_TRIM_MIN >> 20} MB) for every contender; --malloc default to compare")
+
+
+MALLOC = _pin_malloc(sys.argv)
+
 import argparse  # noqa: E402
 import gc  # noqa: E402
 import importlib  # noqa: E402
@@ -72,6 +105,11 @@ import time  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
+
+try:
+    import resource  # noqa: E402  (Unix only: page-fault counts)
+except ImportError:
+    resource = None  # type: ignore[assignment]
 
 import numpy as np  # noqa: E402
 
@@ -118,6 +156,7 @@ perf = time.perf_counter
 def interleave(
     contenders: dict[str, Callable[[], Any]], repeats: int, warmup: int = 2,
     lead_in: float = 0.010, budget: float = float("inf"), min_repeats: int = 5,
+    faults: dict[str, list[int]] | None = None,
 ) -> dict[str, list[float]]:
     """Time each contender ``repeats`` times, round-robin; return seconds per call.
 
@@ -134,6 +173,8 @@ def interleave(
 
     Rounds stop early once ``budget`` seconds have passed and at least
     ``min_repeats`` rounds are done (a slow machine gets fewer, not longer, rounds).
+    With ``faults``, the page faults of each timed call are put there too
+    (counted outside the timed interval; empty where the OS does not say).
     """
     names = list(contenders)
     for name in names:
@@ -153,10 +194,21 @@ def interleave(
                 fn()
                 while perf() - t_lead < lead_in:
                     fn()
+            f0 = _page_faults() if faults is not None else None
             t0 = perf()
             fn()
             times[name].append(perf() - t0)
+            if f0 is not None and faults is not None:
+                faults.setdefault(name, []).append(_page_faults() - f0)  # type: ignore[operator]
     return times
+
+
+def _page_faults() -> int | None:
+    """This process's page faults so far (minor and major), or None where unknown."""
+    if resource is None:
+        return None
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_minflt + usage.ru_majflt
 
 
 def min_rounds(quick: bool) -> int:
@@ -249,13 +301,21 @@ class Background:
         return self.share is not None and self.share > BUSY_MAX
 
 
-def print_times(times: dict[str, list[float]], floor: str, label: str = "ratio") -> None:
+def print_times(times: dict[str, list[float]], floor: str, label: str = "ratio",
+                faults: dict[str, list[int]] | None = None) -> None:
+    """The contenders' medians beside ``floor``'s; with ``faults``, each one's median
+    page faults per timed call (a contender whose memory is faulted in afresh on each
+    call pays for the operating system, not for its own work)."""
     base = med(times[floor])
+    show = bool(faults) and all(name in faults for name in times)  # type: ignore[operator]
     print(f"  {'contender':<28}{'median ms':>11}{'IQR/med':>9}{label:>10}{'paired':>9}"
-          f"   (n={len(times[floor])}; paired = median of per-round ratios)")
+          + (f"{'faults':>8}" if show else "")
+          + f"   (n={len(times[floor])}; paired = median of per-round ratios"
+          + ("; faults = median page faults per timed call)" if show else ")"))
     for name, ts in times.items():
         print(f"  {name:<28}{med(ts) * 1e3:>11.3f}{spread(ts) * 100:>8.1f}%"
-              f"{med(ts) / base:>9.3f}x{paired(times, name, floor):>8.3f}x")
+              f"{med(ts) / base:>9.3f}x{paired(times, name, floor):>8.3f}x"
+              + (f"{med(faults[name]):>8.0f}" if show else ""))  # type: ignore[index]
     if spread(times[floor]) > UNSTABLE_IQR:
         print(f"  WARNING: {floor}'s times spread over {spread(times[floor]) * 100:.0f}% "
               "(IQR/median): the machine had slow phases, the times are a mixture and the "
@@ -560,11 +620,15 @@ def _judged_row(label: str, times: dict[str, list[float]], name: str, floor: str
         noisy or (ratio <= target) != ok)
 
 
-def _stats(times: dict[str, list[float]], floor: str, scale: float = 1.0) -> dict[str, Any]:
+def _stats(times: dict[str, list[float]], floor: str,
+           faults: dict[str, list[int]] | None = None, scale: float = 1.0) -> dict[str, Any]:
     base = med(times[floor])
-    return {k: {"median_s": med(ts) * scale, "iqr_rel": spread(ts), "ratio": med(ts) / base,
-                "paired_ratio": paired(times, k, floor), "n": len(ts)}
-            for k, ts in times.items()}
+    out = {k: {"median_s": med(ts) * scale, "iqr_rel": spread(ts), "ratio": med(ts) / base,
+               "paired_ratio": paired(times, k, floor), "n": len(ts)}
+           for k, ts in times.items()}
+    for k, fs in (faults or {}).items():
+        out[k]["median_page_faults"] = med(fs)
+    return out
 
 
 def bench_mlp(quick: bool) -> None:
@@ -592,13 +656,15 @@ def bench_mlp(quick: bool) -> None:
                   f"{CHECK_STEPS} steps match the floor")
             steps, _ = _contenders_mlp(dtype, rule)
             bg = Background()
+            faults: dict[str, list[int]] = {}
             times = interleave(steps, repeats=25 if quick else 150, warmup=3,
-                               budget=8 if quick else 60, min_repeats=min_rounds(quick))
+                               budget=8 if quick else 60, min_repeats=min_rounds(quick),
+                               faults=faults)
             bg.stop()
             print(f"  [{name} {rule}]")
-            print_times(times, floor)
+            print_times(times, floor, faults=faults)
             print(bg.report())
-            RESULTS["mlp"][name][rule] = _stats(times, floor)
+            RESULTS["mlp"][name][rule] = _stats(times, floor, faults)
             RESULTS["mlp"][name][rule]["background_load"] = bg.share
             noisy = spread(times[floor]) > UNSTABLE_IQR or bg.busy
             for k, ts in times.items():
@@ -1001,13 +1067,15 @@ def bench_fit(quick: bool) -> None:
         fns, _ = _fit_contenders(arrays, X, Y)
         bg = Background()
         base = "bare loop (optim.SGD)"
+        faults: dict[str, list[int]] = {}
         times = interleave(fns, repeats=25 if quick else 101, warmup=1,
-                           budget=6 if quick else 40, min_repeats=min_rounds(quick))
+                           budget=6 if quick else 40, min_repeats=min_rounds(quick),
+                           faults=faults)
         bg.stop()
         print(f"  [{name}] (times per epoch of {FIT_BATCHES} steps)")
-        print_times(times, base, label="vs bare")
+        print_times(times, base, label="vs bare", faults=faults)
         print(bg.report())
-        RESULTS["fit"][name] = _stats(times, base, scale=1 / FIT_BATCHES)
+        RESULTS["fit"][name] = _stats(times, base, faults, scale=1 / FIT_BATCHES)
         RESULTS["fit"][name]["background_load"] = bg.share
         noisy = spread(times[base]) > UNSTABLE_IQR or bg.busy
         per_step = {k: [t / FIT_BATCHES for t in ts] for k, ts in times.items()}
@@ -1246,6 +1314,9 @@ def main(argv: list[str] | None = None) -> int:
                          f"(default {SECTIONS})")
     ap.add_argument("--threads", type=int, default=2,
                     help="BLAS/OpenMP threads for every contender (default 2)")
+    ap.add_argument("--malloc", choices=("pinned", "default"), default="pinned",
+                    help="glibc's heap thresholds: fixed for every contender (default), or "
+                         "glibc's adaptive ones")
     args = ap.parse_args(argv)
 
     t_start = perf()
@@ -1262,6 +1333,7 @@ def main(argv: list[str] | None = None) -> int:
           + (", torch.set_num_threads" if torch is not None else "") + "), "
           f"OPENBLAS_THREAD_TIMEOUT={os.environ['OPENBLAS_THREAD_TIMEOUT']}, "
           f"{os.cpu_count()} CPUs")
+    print(MALLOC)
     for note in NOTES:
         print(f"note: {note}")
     pre = Background()
@@ -1288,7 +1360,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.json:
         out = {"mode": "quick" if args.quick else "full", "versions": peers,
-               "threads": THREADS, "notes": NOTES, "results": RESULTS,
+               "threads": THREADS, "malloc": MALLOC, "notes": NOTES, "results": RESULTS,
                "table": [{**r, "median_ms": None if r["median_ms"] != r["median_ms"]
                           else r["median_ms"]} for r in ROWS],
                "elapsed_s": elapsed}

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from microgd import ops
+from microgd.autodiff import record1
 from microgd.value import Value, as_constant, normalize_axis
 
 Axis = int | tuple[int, ...] | None
@@ -15,7 +16,9 @@ Axis = int | tuple[int, ...] | None
 def unary(prim: ops.Primitive, doc: str) -> Any:
     """The function ``NAME(x)`` of a one-input primitive, accepting arrays and numbers."""
     def fn(x: Any) -> Value:
-        return prim(x if type(x) is Value else as_constant(x))
+        # A Value goes straight to the node (what prim(x) would call; it is also the
+        # method v.NAME(), run per layer of a network), anything else as a constant.
+        return record1(prim, x) if type(x) is Value else prim(as_constant(x))
 
     fn.__name__ = fn.__qualname__ = prim.name
     fn.__doc__ = doc

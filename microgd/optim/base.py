@@ -258,7 +258,9 @@ class Optimizer:
         if type(w) is not np.ndarray or w.size < _SCRATCH_FROM:
             return None
         # One view per shape, made once (dtypes of NumPy's own types are singletons).
-        views = self.__dict__.setdefault("_work_views", {})
+        views = self.__dict__.get("_work_views")
+        if views is None:
+            views = self.__dict__["_work_views"] = {}
         view = views.get(w.shape)
         if view is not None and view.dtype is w.dtype:
             return view

@@ -38,6 +38,11 @@ def _exprs():
         "a constant Value": lambda x, y: (x * mg.Value(W, requires_grad=False)).sum() + y.sum(),
         "tanh, exp, log_softmax": lambda x, y: (mg.log_softmax(mg.tanh(x) * mg.exp(y), axis=1)
                                                 * W).sum(),
+        # relu's in-place VJP (plain loop only) beside gradients that are shared
+        "relu of a sum also used as is": lambda x, y: (((x + y).relu() + (x + y)) * W).sum(),
+        "relu of a Value used twice": lambda x, y: (lambda h: (h * h + h * W).sum())(
+            (x * y).relu()),
+        "relu in an MLP layer": lambda x, y: (((x.T @ x + y).relu() @ y) ** 2).sum(),
     }
 
 

@@ -7,7 +7,9 @@ output ``ans`` to the gradient of input ``i``; a JVP ``jvp_i(t, ans, *inputs,
 never with raw ``np.*`` calls on ``g`` or ``t``: in a first-order pass they
 receive arrays and run as plain NumPy, and when a derivative must itself be
 differentiated they receive Values and are recorded, so derivatives of any
-order, in either mode, come from this one table.
+order, in either mode, come from this one table.  (The one exception is a
+``vjp_into``, ReLU's: a second spelling of ``vjps[0]`` that only the plain
+first-order pass calls, on an array ``g`` it may overwrite.)
 
 Where a rule needs a constant (a mask, a sign, an index), it reads the input's
 data with ``as_array``: such constants have zero derivative almost everywhere.

@@ -15,7 +15,9 @@ and nonzero, the singular vectors are not determined and the factor
 ``1 / (s_j**2 - s_i**2)`` of their derivatives is infinite: first derivatives of
 symmetric functions of the singular values (the nuclear norm; the 2-norm,
 whose tied maxima share the gradient evenly) are still right, but second
-derivatives are not finite there (NaN or inf, as in PyTorch and JAX).  A
+derivatives are not finite there (NaN or inf, as in PyTorch and JAX).  Two
+singular values count as equal within an SVD's accuracy (the tolerance below):
+LAPACK returns a repeated one as values a few ulps apart.  A
 singular value that is 0 gets the subgradient 0 (PyTorch gives the
 LAPACK-dependent ``u v^T`` there), and pairs of zero singular values
 contribute 0 to second derivatives, so the norms of the zero matrix have

@@ -44,18 +44,19 @@ os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
 import sys  # noqa: E402
 
 
-def _threads_from_argv(argv: list[str], default: int = 2) -> int:
-    """``--threads N`` (read before argparse runs, because NumPy must not be loaded yet)."""
+def _early_option(argv: list[str], name: str, default: str) -> str:
+    """The value of ``--name V`` or ``--name=V``, read before argparse runs (because
+    NumPy must not be loaded yet); argparse checks it again later."""
     for i, arg in enumerate(argv):
-        if arg.startswith("--threads="):
-            return int(arg.split("=", 1)[1])
-        if arg == "--threads" and i + 1 < len(argv):
-            return int(argv[i + 1])
+        if arg.startswith(f"--{name}="):
+            return arg.split("=", 1)[1]
+        if arg == f"--{name}" and i + 1 < len(argv):
+            return argv[i + 1]
     return default
 
 
 # The same number of threads for every peer (NumPy's OpenBLAS, torch's OpenMP and MKL).
-THREADS = _threads_from_argv(sys.argv)
+THREADS = int(_early_option(sys.argv, "threads", "2"))
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_var] = str(THREADS)
 
@@ -74,8 +75,7 @@ MALLOC_TRIM_MIN = 1 << 30
 
 def _pin_malloc(argv: list[str]) -> str:
     """Fix glibc's mmap and trim thresholds (unless ``--malloc default``); say what was done."""
-    if "--malloc=default" in argv or ("--malloc" in argv
-                                      and argv[argv.index("--malloc") + 1:][:1] == ["default"]):
+    if _early_option(argv, "malloc", "pinned") == "default":
         return "malloc: glibc's adaptive thresholds (--malloc default)"
     import ctypes
     import platform

@@ -115,20 +115,25 @@ def _col(s: Any) -> Any:
     return s[..., :, None]  # (..., k, 1): scales rows
 
 
-def _zero(s: Any, x: Any) -> Any:
-    """Where singular values count as 0: at most ``max(m, n) * eps * max(s)``.
+def _accuracy(rs: Any, size: int) -> Any:
+    """How exactly an SVD computes the singular values ``rs`` (an array, the values in
+    its last axis) of matrices whose larger side is ``size``: ``size * eps * max(s)``
+    per matrix (kept axis), the tolerance of ``numpy.linalg.matrix_rank``."""
+    return np.max(rs, axis=-1, keepdims=True) * (size * np.finfo(rs.dtype).eps)
 
-    The tolerance of ``numpy.linalg.matrix_rank``: an SVD computes singular
-    values to about that absolute accuracy, so a rank-deficient matrix made in
-    floating point has "zeros" of about 1e-16 that must get the subgradient of
-    zeros, not the noise directions LAPACK returns for them.
+
+def _zero(s: Any, x: Any) -> Any:
+    """Where singular values count as 0: at most :func:`_accuracy`.
+
+    An SVD computes singular values to about that absolute accuracy, so a
+    rank-deficient matrix made in floating point has "zeros" of about 1e-16 that
+    must get the subgradient of zeros, not the noise directions LAPACK returns
+    for them.
     """
     rs = as_array(s)
     if rs.shape[-1] == 0:
         return np.zeros(rs.shape, dtype=bool)
-    m, n = _shape(x)[-2:]
-    tol = np.max(rs, axis=-1, keepdims=True) * (builtins.max(m, n) * np.finfo(rs.dtype).eps)
-    return rs <= tol
+    return rs <= _accuracy(rs, builtins.max(_shape(x)[-2:]))
 
 
 def _mask_zero(v: Any, zero: Any) -> Any:
@@ -142,7 +147,7 @@ def _pair_terms(s: Any, x: Any) -> tuple[Any, Any]:
     ``F`` is 0 on the diagonal and where both singular values are 0, and
     infinite where two equal nonzero singular values make the singular vectors
     undetermined (see the module docstring); ``1 / s`` is 0 where ``s`` is 0.
-    "Equal" is within an SVD's accuracy (:func:`_zero`'s tolerance): LAPACK returns
+    "Equal" is within an SVD's :func:`_accuracy`: LAPACK returns
     a repeated singular value as values a few ulps apart, whose ``1 / (s_j**2 -
     s_i**2)`` would be rounding noise, not a derivative.
     """
@@ -152,11 +157,9 @@ def _pair_terms(s: Any, x: Any) -> tuple[Any, Any]:
     off = ~np.eye(k, dtype=bool)
     both_zero = zero[..., :, None] & zero[..., None, :]
     rs = as_array(s)
-    m, n = _shape(x)[-2:]
-    tol = (np.max(rs, axis=-1, keepdims=True)[..., None] * (builtins.max(m, n)
-           * np.finfo(rs.dtype).eps)) if k else 0.0
+    tol = _accuracy(rs, builtins.max(_shape(x)[-2:]))[..., None] if k else 0.0
     good = off & ~both_zero & (np.abs(rs[..., None, :] - rs[..., :, None]) > tol)
-    fill = np.where(off & ~both_zero, np.inf, 0.0).astype(np.result_type(as_array(s)))
+    fill = np.where(off & ~both_zero, np.inf, 0.0).astype(np.result_type(rs))
     f = where(1.0 / where(diff, 1.0, cond=good), fill, cond=good)
     inv = 1.0 / s if not np.any(zero) else where(
         1.0 / where(s, 1.0, cond=~zero), 0.0, cond=~zero)
@@ -178,17 +181,15 @@ def _singular_values_jvp(t: Any, ans: Any, x: Any) -> Any:
 
 
 def _spectral_ties(s: Any, ans: Any, size: int) -> Any:
-    """1 at the singular values ``s`` that equal the extreme ``ans`` up to the accuracy
-    of an SVD (``size * eps * max(s)``, ``size = max(m, n)``: :func:`_zero`'s tolerance),
-    split evenly between them.
+    """1 at the singular values ``s`` that equal the extreme ``ans`` up to an SVD's
+    :func:`_accuracy` (``size = max(m, n)``), split evenly between them.
 
     Repeated singular values come out of LAPACK a few ulps apart, differently from one
     CPU's kernels to another's: exact ties (``max``'s rule) would give all of the
     gradient to whichever the rounding put first.
     """
     rs, ra = as_array(s), as_array(ans)
-    tol = np.max(rs, axis=-1, keepdims=True) * (size * np.finfo(rs.dtype).eps)
-    hit = (np.abs(rs - np.expand_dims(ra, -1)) <= tol).astype(rs.dtype)
+    hit = (np.abs(rs - np.expand_dims(ra, -1)) <= _accuracy(rs, size)).astype(rs.dtype)
     hit /= hit.sum(axis=-1, keepdims=True)
     return hit
 

@@ -53,7 +53,7 @@ SECTIONS = [
      ["tan", "arcsin", "arccos", "arctan", "sinh", "cosh", "arcsinh", "arccosh", "arctanh",
       "exp2", "expm1", "log2", "log10", "log1p", "logaddexp", "logaddexp2", "square",
       "reciprocal", "fabs", "sign", "floor", "ceil", "round", "arctan2", "hypot", "fmax", "fmin",
-      "mod", "remainder", "sinc", "deg2rad", "rad2deg", "softplus", "leaky_relu", "elu", "gelu"],
+      "mod", "remainder", "fmod", "sinc", "deg2rad", "rad2deg", "softplus", "leaky_relu", "elu", "gelu"],
      microgd),
     ("Reductions (NumPy vocabulary)", "microgd", ["prod", "var", "std", "cumsum", "cumprod",
                                                  "diff", "average", "norm"], microgd),

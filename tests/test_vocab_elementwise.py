@@ -7,7 +7,7 @@ and (for ``round``) ``v.round()`` must agree in value and gradient; values and
 first derivatives are compared with PyTorch on random inputs and at extremes;
 and the numerics that are easy to get wrong (log1p, expm1, logaddexp,
 softplus at +-1000, hypot and arctan2 at 1e+-300, sinc at 0, the zero
-derivative of sign/floor/ceil/round, mod's derivative, fmax/fmin with NaN and
+derivative of sign/floor/ceil/round, mod's and fmod's derivatives, fmax/fmin with NaN and
 ties, the domains of arccosh and arctanh) are checked against explicit values.
 """
 
@@ -224,6 +224,43 @@ def test_mod(dtype: Any, data: Any) -> None:
     check(lambda y: a % y, (b,), uses=["mod"])  # ndarray % Value: NumPy's dispatch
 
 
+@covers("fmod")
+@dtypes
+@given(data=st.data())
+def test_fmod(dtype: Any, data: Any) -> None:
+    # The operands keep a / b away from integers, where fmod jumps as mod does.
+    a, b = data.draw(_mod_operands(dtype), label="a, b")
+    check(mg.fmod, (a, b), uses=["fmod"])
+    check(lambda x, y: mg.fmod(x, y) * x, (a, b), uses=["fmod"])
+    check(lambda x: np.fmod(x, b), (a,), uses=["fmod"])
+    check(lambda y: np.fmod(a, y), (b,), uses=["fmod"])  # ndarray and Value: NumPy's dispatch
+
+
+@covers("fmod")
+@dtypes
+def test_fmod_has_the_sign_of_a_and_the_truncated_quotient(dtype: Any) -> None:
+    # fmod(a, b) = a - trunc(a / b) b (C's fmod): d/da = 1, d/db = -trunc(a / b),
+    # as in PyTorch and JAX. Where a and b differ in sign it is not mod.
+    for a, b, r, db in [(5.5, 2.0, 1.5, -2.0), (-5.5, 2.0, -1.5, 2.0),
+                        (5.5, -2.0, 1.5, 2.0), (-5.5, -2.0, -1.5, -2.0),
+                        (0.5, -2.0, 0.5, 0.0), (-4.0, 2.0, -0.0, 2.0)]:
+        y = mg.fmod(mg.Value(np.array(a, dtype)), b)
+        assert y.dtype == dtype and y.item() == r == math.fmod(a, b)
+        assert math.copysign(1.0, y.item()) == math.copysign(1.0, math.fmod(a, b))
+        assert _grad_at(mg.fmod, a, b, dtype=dtype) == [1.0, db]
+    # Large quotients (below 2**53, so each is a float64): exact, to the last unit.
+    a = np.array([1e15 + 1.0, -1e15 - 1.0, 12345.678, -7.25e9], dtype=np.float64)
+    b = np.array([3.0, 7.0, -0.001, 0.37], dtype=np.float64)
+    vb = mg.Value(b)
+    mg.fmod(a, vb).sum().backward()
+    exact = [-int(Fraction(x) / Fraction(y)) for x, y in zip(a, b, strict=True)]  # trunc
+    np.testing.assert_array_equal(vb.grad, np.array(exact, dtype=np.float64))
+    np.testing.assert_array_equal(mg.fmod(a, b).data, np.fmod(a, b))
+    # b = 0: NaN, as NumPy (and no exception).
+    with np.errstate(invalid="ignore"):
+        assert np.isnan(mg.fmod(1.0, mg.Value(0.0)).item())
+
+
 @covers("mod")
 @dtypes
 @given(data=st.data())
@@ -236,7 +273,7 @@ def test_mod_operator_with_numbers(dtype: Any, data: Any) -> None:
     check(lambda v: 7.0 % v, (y,), uses=["mod"])  # 7 / y in (2, 2.8): no jump
 
 
-@pytest.mark.parametrize("name", [*sorted(BINARY), "fmax", "fmin", "mod"])
+@pytest.mark.parametrize("name", [*sorted(BINARY), "fmax", "fmin", "mod", "fmod"])
 @dtypes
 def test_binary_spellings_agree_with_numpy(name: str, dtype: Any) -> None:
     fn = getattr(mg, name)
@@ -259,14 +296,14 @@ def test_binary_spellings_agree_with_numpy(name: str, dtype: Any) -> None:
 
 # ---- float32 stays float32 -----------------------------------------------------------
 
-ALL_NAMES = sorted([*UNARY, *BINARY, "fmax", "fmin", "mod", "remainder"])
+ALL_NAMES = sorted([*UNARY, *BINARY, "fmax", "fmin", "mod", "remainder", "fmod"])
 
 
 @pytest.mark.parametrize("name", ALL_NAMES)
 def test_float32_stays_float32(name: str) -> None:
     x = np.array([[0.3, 0.6, 0.9], [0.45, 0.7, 0.4]], dtype=np.float32)  # in every domain
     fn = getattr(mg, name)
-    if name in BINARY or name in ("fmax", "fmin", "mod", "remainder"):
+    if name in BINARY or name in ("fmax", "fmin", "mod", "remainder", "fmod"):
         def f(v: Value) -> Value:
             return fn(v, v[::-1] * 0.5 + 1.5)
     elif name == "arccosh":
@@ -307,6 +344,7 @@ def _torch_fns() -> dict[str, tuple[Callable[..., Any], int]]:
         "logaddexp": (torch.logaddexp, 2), "logaddexp2": (torch.logaddexp2, 2),
         "arctan2": (torch.atan2, 2), "hypot": (torch.hypot, 2), "fmax": (torch.fmax, 2),
         "fmin": (torch.fmin, 2), "mod": (torch.remainder, 2), "remainder": (torch.remainder, 2),
+        "fmod": (torch.fmod, 2),
     }
 
 
@@ -349,6 +387,7 @@ DOMAINS: dict[str, tuple[float, float, list[float]]] = {
     "fmin": (-50.0, 50.0, [1e300]),
     "mod": (0.5, 50.0, [1e5]),
     "remainder": (0.5, 50.0, [1e5]),
+    "fmod": (0.5, 50.0, [1e5, 2.5]),  # with the signs flipped: a and b of both signs
 }
 # domains on one side of 0
 POSITIVE = {"arccosh", "log2", "log10", "reciprocal", "mod", "remainder"}
@@ -753,8 +792,8 @@ def test_bad_arguments_are_refused() -> None:
         mg.leaky_relu(v, slope=mg.Value(0.1))
     with pytest.raises(ValueError, match="hypot: shapes"):
         mg.hypot(v, np.ones(3))
-    with pytest.raises(TypeError, match="numpy.fmod"):
-        np.fmod(v, 2.0)
+    with pytest.raises(TypeError, match="numpy.nextafter"):  # a ufunc Values do not take
+        np.nextafter(v, 2.0)
     assert round(mg.Value(2.6)) == 3  # Python's round still gives a number
     np.testing.assert_array_equal(np.round(v, decimals=0).data, [0.0, 2.0])
     np.testing.assert_array_equal(np.around(v).data, [0.0, 2.0])

@@ -23,7 +23,7 @@ __all__ = ["abs", "clip", "cos", "exp", "log", "maximum", "minimum", "relu", "si
            "tan", "arcsin", "arccos", "arctan", "sinh", "cosh", "arcsinh", "arccosh", "arctanh",
            "exp2", "expm1", "log2", "log10", "log1p", "logaddexp", "logaddexp2", "square",
            "reciprocal", "fabs", "sign", "floor", "ceil", "round", "arctan2", "hypot", "fmax",
-           "fmin", "mod", "remainder", "sinc", "deg2rad", "rad2deg",
+           "fmin", "mod", "remainder", "fmod", "sinc", "deg2rad", "rad2deg",
            "softplus", "leaky_relu", "elu", "gelu"]
 
 exp = unary(ops.exp, "Elementwise e**x.")
@@ -287,6 +287,26 @@ def mod(a: Any, b: Any) -> Value:
 remainder = mod  # numpy.remainder is numpy.mod
 
 
+def fmod(a: Any, b: Any) -> Value:
+    """Elementwise remainder with the sign of ``a``, as ``numpy.fmod`` and C's ``fmod``.
+
+    ``a - trunc(a / b) * b``: its derivatives are 1 for ``a`` and
+    ``-trunc(a / b)`` for ``b``, as in PyTorch and JAX (the jumps, where
+    ``trunc(a / b)`` changes, are ignored).  Where ``a`` and ``b`` have the
+    same sign it is :func:`mod`.
+
+    Examples
+    --------
+    >>> import microgd as mg
+    >>> b = mg.Value(2.0)
+    >>> y = mg.fmod(-5.5, b)
+    >>> y.backward()
+    >>> float(y.data), float(b.grad)
+    (-1.5, 2.0)
+    """
+    return ops.fmod(*_pair(a, b))
+
+
 # ---- activations (mg only) --------------------------------------------------------------
 
 
@@ -383,7 +403,7 @@ UFUNCS: dict[Any, Any] = {
     np.logaddexp2: ops.logaddexp2, np.square: square, np.reciprocal: reciprocal,
     np.fabs: ops.abs, np.sign: ops.sign, np.floor: ops.floor, np.ceil: ops.ceil,
     np.arctan2: ops.arctan2, np.hypot: ops.hypot, np.fmax: ops.fmax, np.fmin: ops.fmin,
-    np.remainder: ops.mod, np.deg2rad: deg2rad, np.rad2deg: rad2deg,
+    np.remainder: ops.mod, np.fmod: ops.fmod, np.deg2rad: deg2rad, np.rad2deg: rad2deg,
     np.radians: deg2rad, np.degrees: rad2deg,
 }
 """NumPy ufuncs of this family that return a Value when given one."""

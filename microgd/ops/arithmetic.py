@@ -229,7 +229,27 @@ mod: Primitive = Primitive(
     jvps=(lambda t, ans, a, b: t, lambda t, ans, a, b: -t * _quotient(a, b)),
 )
 
+
+
+def _truncated_quotient(a: Any, b: Any) -> Any:
+    """trunc(a / b) as NumPy's division makes it (``floor_divide``, then one back
+    toward zero where the remainder is nonzero and a and b differ in sign): a constant."""
+    ra, rb = as_array(a), as_array(b)
+    q = np.floor_divide(ra, rb)
+    r = np.fmod(ra, rb)
+    return q + ((r != 0) & ((r < 0) != (rb < 0)))
+
+
+# fmod(a, b) = a - trunc(a/b) * b (the sign of a, as C's fmod): d/da = 1 and
+# d/db = -trunc(a/b), as in PyTorch and JAX (the jumps have measure zero).
+fmod: Primitive = Primitive(
+    "fmod", np.fmod,
+    lambda g, ans, a, b: _unbroadcast(g, a),
+    lambda g, ans, a, b: _unbroadcast(-g * _truncated_quotient(a, b), b),
+    jvps=(lambda t, ans, a, b: t, lambda t, ans, a, b: -t * _truncated_quotient(a, b)),
+)
+
 __all__ = [
     "add", "sub", "mul", "div", "neg", "pow", "maximum", "minimum", "where",
-    "logaddexp", "logaddexp2", "hypot", "arctan2", "fmax", "fmin", "mod",
+    "logaddexp", "logaddexp2", "hypot", "arctan2", "fmax", "fmin", "mod", "fmod",
 ]

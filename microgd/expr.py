@@ -19,7 +19,7 @@ The grammar
   trigonometric and hyperbolic functions and their inverses, ``sigmoid relu
   softplus elu gelu leaky_relu abs sign floor ceil round sinc deg2rad
   rad2deg``; one argument), ``max min`` (elementwise maximum/minimum),
-  ``logaddexp logaddexp2 arctan2 hypot fmax fmin mod`` (two arguments), and
+  ``logaddexp logaddexp2 arctan2 hypot fmax fmin mod fmod`` (two arguments), and
   ``sum prod norm`` of one or more arguments (``norm(x, y)`` is the Euclidean
   norm, with gradient 0 at 0).
 
@@ -96,7 +96,7 @@ _ONE = [
 ]
 _TWO = {"max": F.maximum, "min": F.minimum, "logaddexp": F.logaddexp,
         "logaddexp2": F.logaddexp2, "arctan2": F.arctan2, "hypot": F.hypot, "fmax": F.fmax,
-        "fmin": F.fmin, "mod": F.mod}
+        "fmin": F.fmin, "mod": F.mod, "fmod": F.fmod}
 
 VARIADIC = -1
 """The arity of a function of one or more arguments (``sum(x, y, z)``)."""

@@ -397,7 +397,8 @@ def test_the_function_table() -> None:
     for name in one:
         assert FUNCTIONS[name][1] is getattr(mg, name), name
     assert {name for name, (n, _) in FUNCTIONS.items() if n == 2} == {
-        "max", "min", "logaddexp", "logaddexp2", "arctan2", "hypot", "fmax", "fmin", "mod"}
+        "max", "min", "logaddexp", "logaddexp2", "arctan2", "hypot", "fmax", "fmin", "mod",
+        "fmod"}
     assert {name for name, (n, _) in FUNCTIONS.items() if n == VARIADIC} == {"sum", "prod",
                                                                               "norm"}
 
@@ -414,6 +415,9 @@ def test_the_elementwise_names_sum_and_mod_evaluate_and_differentiate() -> None:
     assert gy == pytest.approx(2 * y + y / math.hypot(x, y) - (1 - sx), rel=1e-12)
     assert parse("7 % 3 + 0 * x")({"x": 0.0}).item() == 1.0        # folded as a constant
     assert parse("x % y")({"x": -7.0, "y": 3.0}).item() == 2.0      # the sign of y, as NumPy
+    e = parse("fmod(x, y)")                                           # the sign of x, as C
+    assert e({"x": -7.0, "y": 3.0}).item() == -1.0
+    np.testing.assert_array_equal(mg.grad(e.to_function())(np.array([-7.0, 3.0])), [1.0, 2.0])
     assert parse("sum(x)")({"x": 4.0}).item() == 4.0
 
 

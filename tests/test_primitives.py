@@ -318,6 +318,33 @@ def test_reduction(name: str, dtype: Any, data: Any) -> None:
     check(lambda v: getattr(v, name)(axis=axis, keepdims=keepdims) ** 2, (x,), uses=[name])
 
 
+@covers("mean")
+@dtypes
+@given(data=st.data())
+def test_mean_is_numpys_mean_bit_for_bit(dtype: Any, data: Any) -> None:
+    # mean skips np.mean's Python-level wrapper for float arrays: the same sum,
+    # divided by the count as NumPy divides it (in float64, rounded once).
+    shape = data.draw(mst.shapes(max_side=40), label="shape")
+    axis = data.draw(axes_for(len(shape)), label="axis")
+    keepdims = data.draw(st.booleans(), label="keepdims")
+    x = data.draw(arrays(shape, dtype, min_value=-1e30, max_value=1e30), label="x")
+    got, want = mg.mean(x, axis=axis, keepdims=keepdims).data, np.mean(
+        x, axis=axis, keepdims=keepdims)
+    assert type(got) is type(want) and np.shape(got) == np.shape(want)
+    assert np.asarray(got).dtype == dtype
+    np.testing.assert_array_equal(got, want, strict=True)
+    np.testing.assert_array_equal(mg.Value(x).mean(axis=axis, keepdims=keepdims).data, want)
+
+
+def test_mean_of_nothing_is_numpys() -> None:
+    with pytest.warns(RuntimeWarning, match="Mean of empty slice"):
+        y = mg.mean(mg.Value(np.zeros((0, 3))))
+    assert np.isnan(y.item())
+    with pytest.warns(RuntimeWarning):
+        np.testing.assert_array_equal(mg.mean(np.zeros((0, 3)), axis=0).data, [np.nan] * 3)
+    np.testing.assert_array_equal(mg.mean(np.zeros((0, 3)), axis=1).data, np.zeros(0))
+
+
 # ---- shape ops ---------------------------------------------------------------------
 
 

@@ -51,8 +51,25 @@ sum: Primitive = Primitive(
     linear=True,
 )
 
+_FLOATS = (np.dtype(np.float64), np.dtype(np.float32))
+
+
+def _mean_fwd(x: Any, axis: Any, keepdims: bool) -> Any:
+    # np.mean without its Python-level wrapper (most of its time on small arrays),
+    # for the float arrays it would sum and divide as written here: the sum, then a
+    # division by the count as an intp, so in float64 and rounded once.
+    if type(x) is np.ndarray and x.dtype in _FLOATS:
+        n = _reduced_size(x, axis)
+        if n:  # (np.mean warns of an empty slice)
+            s = np.add.reduce(x, axis=axis, keepdims=keepdims)  # type: ignore[call-overload]
+            if type(s) is np.ndarray:
+                return np.true_divide(s, np.intp(n), out=s, casting="unsafe")
+            return s.dtype.type(s / np.intp(n))
+    return np.mean(x, axis=axis, keepdims=keepdims)
+
+
 mean: Primitive = Primitive(
-    "mean", lambda x, axis, keepdims: np.mean(x, axis=axis, keepdims=keepdims),
+    "mean", _mean_fwd,
     lambda g, ans, x, axis, keepdims: _expand(g, x, axis, keepdims) / _reduced_size(x, axis),
     linear=True,
 )

@@ -58,7 +58,7 @@ def _expand(g: Any, x: Any, axis: Any, keepdims: bool) -> Any:
 def _reduced_size(x: Any, axis: Any) -> int:
     """How many elements of ``x`` each result of a reduction over ``axis`` combines."""
     shape = _shape(x)
-    return int(np.prod([shape[a] for a in _axes(axis, len(shape))], dtype=np.int64))
+    return math.prod([shape[a] for a in _axes(axis, len(shape))])
 
 
 # ---- broadcasting and its undoing (each the other's VJP) ------------------------

@@ -33,7 +33,7 @@ from microgd.ops.shape import (
     reshape,
     transpose,
 )
-from microgd.value import as_array
+from microgd.value import _FLOATS, as_array
 
 
 def _sum_fwd(x: Any, axis: Any, keepdims: bool) -> Any:
@@ -50,8 +50,6 @@ sum: Primitive = Primitive(
     lambda g, ans, x, axis, keepdims: _expand(g, x, axis, keepdims),
     linear=True,
 )
-
-_FLOATS = (np.dtype(np.float64), np.dtype(np.float32))
 
 
 def _mean_fwd(x: Any, axis: Any, keepdims: bool) -> Any:

@@ -14,6 +14,7 @@ as the pictures layer registers the SVG renderer.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -24,14 +25,33 @@ from microgd.value import Value
 UFUNCS: dict[Any, Any] = {u: f for family in F.FAMILIES for u, f in family.UFUNCS.items()}
 """NumPy ufuncs that return a Value when given one."""
 
+
+
+def _constant_like(np_fn: Callable[..., np.ndarray]) -> Callable[..., np.ndarray]:
+    """``np_fn`` (``np.zeros_like`` and its kin) on a Value's data: a plain array, a
+    constant, since it reads only the shape and dtype (its derivative is exactly 0)."""
+    def like(a: Any, *args: Any, **kwargs: Any) -> np.ndarray:
+        if any(isinstance(x, Value) for x in (*args, *kwargs.values())):
+            raise TypeError(
+                f"numpy.{np_fn.__name__}: fill_value is a Value, and the array would not "
+                "depend on it (its gradient would be lost); build it with Value arithmetic, "
+                "e.g. v * np.ones(shape)")
+        return np_fn(a._data if isinstance(a, Value) else a, *args, **kwargs)
+    return like
+
+
 FUNCTIONS: dict[Any, Any] = {
     **{fn: f for family in F.FAMILIES for fn, f in family.FUNCTIONS.items()},
     # facts about the array, not differentiable functions of it
     np.shape: lambda a: a.shape,
     np.ndim: lambda a: a.ndim,
     np.size: lambda a, axis=None: a.size if axis is None else a.shape[axis],
+    # arrays shaped like it: constants (plain arrays)
+    **{fn: _constant_like(fn) for fn in (np.zeros_like, np.ones_like, np.empty_like,
+                                         np.full_like)},
 }
-"""NumPy functions that return a Value when given one."""
+"""NumPy functions that return a Value when given one (the facts about a Value and
+the arrays shaped like it return plain values)."""
 
 METHODS: tuple[str, ...] = tuple(name for family in F.FAMILIES for name in family.METHODS)
 """The functions ``microgd.NAME`` that are also methods ``v.NAME(...)``."""

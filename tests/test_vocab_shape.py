@@ -864,3 +864,41 @@ def test_axis_errors_are_numpy_axis_errors() -> None:
     with pytest.raises(np.exceptions.AxisError):
         mg.flip(Value(np.ones(3)), 1)
 
+
+
+# ---- arrays shaped like a Value ---------------------------------------------------------
+
+
+@dtypes
+def test_like_constructors_give_constants_shaped_like_a_value(dtype: Any) -> None:
+    # np.zeros_like(v) and its kin read only v's shape and dtype: their result is a
+    # constant (a plain array), the derivative of which is exactly 0 (as HIPS autograd).
+    v = Value(np.arange(-2.5, 3.0).reshape(2, 3).astype(dtype), requires_grad=True)  # no 0
+    for fn, fill in ((np.zeros_like, 0.0), (np.ones_like, 1.0), (np.empty_like, None)):
+        r = fn(v)
+        assert type(r) is np.ndarray and r.shape == (2, 3) and r.dtype == dtype, fn.__name__
+        if fill is not None:
+            np.testing.assert_array_equal(r, np.full((2, 3), fill, dtype))
+    r = np.full_like(v, 2.5)
+    assert type(r) is np.ndarray and r.dtype == dtype
+    np.testing.assert_array_equal(r, np.full((2, 3), 2.5, dtype))
+    r = np.zeros_like(v, dtype=np.float64, shape=(4,))
+    assert r.shape == (4,) and r.dtype == np.float64 and not r.any()
+    # The idiom of a hand-written relu differentiates as relu.
+    y = np.maximum(np.zeros_like(v), v)
+    assert isinstance(y, Value)
+    y.sum().backward()
+    np.testing.assert_array_equal(v.grad, (v.data > 0).astype(dtype))
+
+
+def test_full_like_refuses_a_value_as_its_fill() -> None:
+    # Its gradient would be lost: the result would not depend on it.
+    c = Value(2.0, requires_grad=True)
+    with pytest.raises(TypeError, match="numpy.full_like: fill_value is a Value"):
+        np.full_like(Value(np.zeros(3)), c)
+    with pytest.raises(TypeError, match="numpy.full_like: fill_value is a Value"):
+        np.full_like(Value(np.zeros(3)), fill_value=c)
+    # NumPy dispatches full_like on its first argument only; then the copy of the
+    # fill into the new array refuses the Value.
+    with pytest.raises(TypeError, match="numpy.copyto is not supported"):
+        np.full_like(np.zeros(3), c)

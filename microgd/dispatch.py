@@ -26,7 +26,6 @@ UFUNCS: dict[Any, Any] = {u: f for family in F.FAMILIES for u, f in family.UFUNC
 """NumPy ufuncs that return a Value when given one."""
 
 
-
 def _constant_like(np_fn: Callable[..., np.ndarray]) -> Callable[..., np.ndarray]:
     """``np_fn`` (``np.zeros_like`` and its kin) on a Value's data: a plain array, a
     constant, since it reads only the shape and dtype (its derivative is exactly 0)."""

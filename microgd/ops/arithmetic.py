@@ -230,7 +230,6 @@ mod: Primitive = Primitive(
 )
 
 
-
 def _truncated_quotient(a: Any, b: Any) -> Any:
     """trunc(a / b) as NumPy's division makes it (``floor_divide``, then one back
     toward zero where the remainder is nonzero and a and b differ in sign): a constant."""

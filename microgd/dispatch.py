@@ -31,8 +31,9 @@ def _constant_like(np_fn: Callable[..., np.ndarray]) -> Callable[..., np.ndarray
     constant, since it reads only the shape and dtype (its derivative is exactly 0)."""
     def like(a: Any, *args: Any, **kwargs: Any) -> np.ndarray:
         if any(isinstance(x, Value) for x in (*args, *kwargs.values())):
+            what = "fill_value" if np_fn is np.full_like else "an argument besides the first"
             raise TypeError(
-                f"numpy.{np_fn.__name__}: fill_value is a Value, and the array would not "
+                f"numpy.{np_fn.__name__}: {what} is a Value, and the array would not "
                 "depend on it (its gradient would be lost); build it with Value arithmetic, "
                 "e.g. v * np.ones(shape)")
         return np_fn(a._data if isinstance(a, Value) else a, *args, **kwargs)

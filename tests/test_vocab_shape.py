@@ -902,3 +902,5 @@ def test_full_like_refuses_a_value_as_its_fill() -> None:
     # fill into the new array refuses the Value.
     with pytest.raises(TypeError, match="numpy.copyto is not supported"):
         np.full_like(np.zeros(3), c)
+    with pytest.raises(TypeError, match="numpy.ones_like: an argument besides the first"):
+        np.ones_like(Value(np.zeros(3)), c)  # a Value as the dtype

@@ -233,10 +233,8 @@ mod: Primitive = Primitive(
 def _truncated_quotient(a: Any, b: Any) -> Any:
     """trunc(a / b) as NumPy's division makes it (``floor_divide``, then one back
     toward zero where the remainder is nonzero and a and b differ in sign): a constant."""
-    ra, rb = as_array(a), as_array(b)
-    q = np.floor_divide(ra, rb)
-    r = np.fmod(ra, rb)
-    return q + ((r != 0) & ((r < 0) != (rb < 0)))
+    r, rb = np.fmod(as_array(a), as_array(b)), as_array(b)
+    return _quotient(a, b) + ((r != 0) & ((r < 0) != (rb < 0)))
 
 
 # fmod(a, b) = a - trunc(a/b) * b (the sign of a, as C's fmod): d/da = 1 and

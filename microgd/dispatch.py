@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from microgd import functions as F
-from microgd.value import Value
+from microgd.value import Value, as_array
 
 UFUNCS: dict[Any, Any] = {u: f for family in F.FAMILIES for u, f in family.UFUNCS.items()}
 """NumPy ufuncs that return a Value when given one."""
@@ -40,18 +40,36 @@ def _constant_like(np_fn: Callable[..., np.ndarray]) -> Callable[..., np.ndarray
     return like
 
 
+def _answer(np_fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``np_fn`` (``np.argmax`` and its kin) on the Values' data: its answer is made
+    of integers or booleans, which have no derivative, so it is a plain array (as
+    HIPS autograd and JAX give); nothing is differentiable in it to lose."""
+    def answer(*args: Any, **kwargs: Any) -> Any:
+        return np_fn(*[as_array(a) for a in args],
+                     **{k: as_array(v) for k, v in kwargs.items()})
+    return answer
+
+
+ANSWERS = (np.argmax, np.argmin, np.nanargmax, np.nanargmin, np.argsort, np.argpartition,
+           np.argwhere, np.nonzero, np.flatnonzero, np.count_nonzero, np.searchsorted,
+           np.any, np.all, np.isclose, np.allclose, np.array_equal, np.array_equiv)
+"""NumPy functions whose answers are integers (indices, counts) or booleans: on Values
+they return what they return on the Values' data."""
+
 FUNCTIONS: dict[Any, Any] = {
     **{fn: f for family in F.FAMILIES for fn, f in family.FUNCTIONS.items()},
     # facts about the array, not differentiable functions of it
     np.shape: lambda a: a.shape,
     np.ndim: lambda a: a.ndim,
     np.size: lambda a, axis=None: a.size if axis is None else a.shape[axis],
+    # indices, counts and yes-or-no answers: integers and booleans, no derivative
+    **{fn: _answer(fn) for fn in ANSWERS},
     # arrays shaped like it: constants (plain arrays)
     **{fn: _constant_like(fn) for fn in (np.zeros_like, np.ones_like, np.empty_like,
                                          np.full_like)},
 }
-"""NumPy functions that return a Value when given one (the facts about a Value and
-the arrays shaped like it return plain values)."""
+"""NumPy functions that return a Value when given one (the facts about a Value, the
+integer and boolean answers, and the arrays shaped like it return plain values)."""
 
 METHODS: tuple[str, ...] = tuple(name for family in F.FAMILIES for name in family.METHODS)
 """The functions ``microgd.NAME`` that are also methods ``v.NAME(...)``."""

@@ -377,6 +377,31 @@ def test_astype(dtype: Any, data: Any) -> None:
                     atol=1e-4, modes=("fwd", "rev"))
 
 
+@covers("copy")
+@dtypes
+@given(data=st.data())
+def test_copy(dtype: Any, data: Any) -> None:
+    shape = data.draw(mst.shapes(max_side=3), label="shape")
+    x = data.draw(arrays(shape, dtype), label="x")
+    check(lambda v: mg.copy(v) * v, (x,), uses=["astype"])
+    check(lambda v: np.copy(v * v) * v.copy(), (x,), uses=["astype"])
+    v = Value(x)
+    for c in (mg.copy(v), np.copy(v), v.copy(), np.copy(v, order="C", subok=True)):
+        assert isinstance(c, Value) and c.dtype == dtype and c.shape == x.shape
+        np.testing.assert_array_equal(c.data, x)
+        assert not np.shares_memory(c.data, v.data)  # a copy: v changing leaves it alone
+
+
+def test_copy_is_a_new_array_that_an_update_of_the_original_leaves_alone() -> None:
+    w = Value([1.0, 2.0])
+    c = np.copy(w)
+    w.assign(np.array([5.0, 6.0]))
+    assert c.data.tolist() == [1.0, 2.0]
+    c = Value([3.0, 4.0]).copy()
+    (c * c).sum().backward()  # a copy of a leaf is not a leaf: it gets no .grad
+    assert c.grad is None and c.op == "astype"
+
+
 # ---- the three spellings -----------------------------------------------------------------
 
 X = np.linspace(-1.5, 2.0, 24).reshape(2, 3, 4)
@@ -904,3 +929,31 @@ def test_full_like_refuses_a_value_as_its_fill() -> None:
         np.full_like(np.zeros(3), c)
     with pytest.raises(TypeError, match="numpy.ones_like: an argument besides the first"):
         np.ones_like(Value(np.zeros(3)), c)  # a Value as the dtype
+
+
+def test_integer_and_boolean_answers_are_numpys_on_the_data() -> None:
+    # Indices, counts and yes-or-no answers have no derivative: plain arrays, as
+    # np.argmax on an autograd box or a JAX tracer gives (nothing to lose).
+    x = np.array([[1.0, 3.0, 2.0], [5.0, 4.0, np.nan]])
+    v, w = Value(x), Value(x[0] + 1e-12)
+    cases = [
+        (np.argmax, (v,), {"axis": 1}), (np.argmin, (v,), {}),
+        (np.nanargmax, (v,), {"axis": 1}), (np.nanargmin, (v,), {"axis": 1}),
+        (np.argsort, (v,), {"axis": 0}), (np.argpartition, (v[0], 1), {}),
+        (np.argwhere, (v > 2,), {}), (np.nonzero, (v[0],), {}), (np.flatnonzero, (v,), {}),
+        (np.count_nonzero, (v,), {"axis": 0}), (np.any, (v,), {}), (np.all, (v,), {"axis": 1}),
+        (np.isclose, (v[0], w), {}), (np.allclose, (v, v), {"equal_nan": True}),
+        (np.array_equal, (v, x), {"equal_nan": True}), (np.array_equiv, (v[0], w), {}),
+    ]
+    for fn, args, kwargs in cases:
+        got = fn(*args, **kwargs)
+        raw = [a.data if isinstance(a, Value) else a for a in args]
+        expected = fn(*raw, **kwargs)
+        for g, e in zip(np.atleast_1d(got) if not isinstance(got, tuple) else got,
+                        np.atleast_1d(expected) if not isinstance(expected, tuple) else expected,
+                        strict=True):
+            assert not isinstance(g, Value), fn.__name__
+            np.testing.assert_array_equal(g, e)
+    assert np.searchsorted(Value([1.0, 2.0, 3.0]), Value(2.5)) == 2
+    assert np.searchsorted(Value([1.0, 2.0, 3.0]), 2.0, side="right") == 2
+    assert np.isclose(v[0], w).tolist() == [True, True, True]

@@ -8,22 +8,31 @@ five or six, which is most of the per-step bookkeeping of a classifier's loss.
 Each function accepts Values, arrays or numbers and returns a Value.
 
 The functions are grouped by family as the primitives are (``elementwise``,
-``reductions``, ``linalg``, ``shape``); each family module also holds the
+``reductions``, ``nan_reductions``, ``linalg``, ``shape``); each family module also holds the
 tables that send NumPy's own functions to them (``np.exp(v)``, ``np.sum(v)``),
 which :mod:`microgd.dispatch` merges.
 """
 
 from __future__ import annotations
 
-from microgd.functions import elementwise, indexing, joining, linalg, reductions, shape
+from microgd.functions import (
+    elementwise,
+    indexing,
+    joining,
+    linalg,
+    nan_reductions,
+    reductions,
+    shape,
+)
 from microgd.functions.elementwise import *  # noqa: F403
 from microgd.functions.indexing import *  # noqa: F403
 from microgd.functions.joining import *  # noqa: F403
 from microgd.functions.linalg import *  # noqa: F403
+from microgd.functions.nan_reductions import *  # noqa: F403
 from microgd.functions.reductions import *  # noqa: F403
 from microgd.functions.shape import *  # noqa: F403
 
-FAMILIES = (elementwise, reductions, linalg, shape, joining, indexing)
+FAMILIES = (elementwise, reductions, nan_reductions, linalg, shape, joining, indexing)
 """The function families, one module each, with their NumPy dispatch tables."""
 
 __all__ = sorted({name for family in FAMILIES for name in family.__all__})

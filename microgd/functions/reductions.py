@@ -329,6 +329,15 @@ def _np_reduction(name: str, fn: Any) -> Any:
     return impl
 
 
+def _np_extreme(name: str, fn: Any) -> Any:
+    """NumPy's max, min and their nan-forms take no ``dtype``: ``out`` is third."""
+    def impl(a: Any, axis: Axis = None, out: Any = None, keepdims: bool = False,
+             **rest: Any) -> Value:
+        reject(name, out=out, **rest)
+        return fn(a, axis=axis, keepdims=bool(keepdims))
+    return impl
+
+
 def _np_prod(a: Any, axis: Axis = None, dtype: Any = None, out: Any = None,
              keepdims: bool = False, **rest: Any) -> Value:
     reject("prod", dtype=dtype, out=out, **rest)
@@ -372,10 +381,10 @@ UFUNCS: dict[Any, Any] = {}
 FUNCTIONS: dict[Any, Any] = {
     np.sum: _np_reduction("sum", sum),
     np.mean: _np_reduction("mean", mean),
-    np.max: _np_reduction("max", max),
-    np.min: _np_reduction("min", min),
-    np.amax: _np_reduction("max", max),
-    np.amin: _np_reduction("min", min),
+    np.max: _np_extreme("max", max),
+    np.min: _np_extreme("min", min),
+    np.amax: _np_extreme("max", max),
+    np.amin: _np_extreme("min", min),
     np.prod: _np_prod,
     np.cumsum: _np_cumulative("cumsum", cumsum),
     np.cumprod: _np_cumulative("cumprod", cumprod),

@@ -20,7 +20,7 @@ from microgd import ops
 from microgd.functions._common import axes_of, reject
 from microgd.value import Value, as_array, as_constant
 
-__all__ = ["array", "astype", "atleast_1d", "atleast_2d", "atleast_3d", "expand_dims",
+__all__ = ["array", "astype", "atleast_1d", "atleast_2d", "atleast_3d", "copy", "expand_dims",
            "flatten", "flip", "fliplr", "flipud", "moveaxis", "ravel", "reshape", "roll",
            "rot90", "squeeze", "swapaxes", "transpose"]
 
@@ -306,6 +306,24 @@ def astype(x: Any, dtype: Any, order: str = "K", casting: str = "unsafe", subok:
     return ops.astype(v, dtype=dt)
 
 
+def copy(a: Any, order: str = "K", subok: bool = False) -> Value:
+    """A new Value holding a copy of ``a``'s numbers, as ``numpy.copy`` (also
+    ``v.copy()``); its derivative is the identity, so gradients flow through it.
+
+    ``order`` and ``subok`` have no effect on a Value's numbers.
+
+    Examples
+    --------
+    >>> import microgd as mg
+    >>> w = mg.Value([1.0, 2.0])
+    >>> c = w.copy()
+    >>> c.data is w.data, (c * c).sum().op
+    (False, 'sum')
+    """
+    v = as_constant(a)
+    return ops.astype(v, dtype=v.dtype)
+
+
 # ---- arrays from Values ---------------------------------------------------------------
 
 
@@ -385,6 +403,7 @@ UFUNCS: dict[Any, Any] = {}
 
 FUNCTIONS: dict[Any, Any] = {
     np.reshape: _np_reshape,
+    np.copy: copy,
     np.transpose: _np_transpose,
     np.ravel: ravel,
     np.squeeze: squeeze,
@@ -404,5 +423,5 @@ FUNCTIONS: dict[Any, Any] = {
 if hasattr(np, "astype"):  # NumPy >= 2.1
     FUNCTIONS[np.astype] = _np_astype
 
-METHODS = ("reshape", "transpose", "ravel", "flatten", "squeeze", "swapaxes", "astype")
+METHODS = ("reshape", "transpose", "ravel", "flatten", "squeeze", "swapaxes", "astype", "copy")
 """The functions of this family that are also methods ``v.NAME(...)``."""

@@ -1,5 +1,5 @@
 """Reductions over axes: sums, means, products, cumulative sums and products,
-log-sum-exp (also weighted), log-softmax, max and min.
+log-sum-exp (also weighted), log-softmax, max and min (also ignoring NaN).
 
 Products are differentiated without dividing by the input: the gradient of a
 product is the product of the *other* entries, made from two cumulative
@@ -130,13 +130,21 @@ log_softmax: Primitive = Primitive(
 # ---- max and min ------------------------------------------------------------------
 
 
-def _arg_extreme(x: Any, ans: Any, axis: Any, keepdims: bool) -> Any:
-    """1 at the arg-extreme entries of ``x`` over ``axis``, split evenly between ties."""
+def _arg_extreme(x: Any, ans: Any, axis: Any, keepdims: bool, skip_nan: bool = False) -> Any:
+    """1 at the arg-extreme entries of ``x`` over ``axis``, split evenly between ties.
+
+    NaN equals nothing, so a NaN entry is never hit.  With ``skip_nan`` (``nanmax``)
+    a slice of NaNs alone, whose extreme is NaN, gets 0 everywhere (its entries are
+    ignored, as ``nansum`` ignores them); without it (``max``), NaN everywhere.
+    """
     rx, rans = as_array(x), as_array(ans)
     if not keepdims:
         rans = np.expand_dims(rans, _axes(axis, np.ndim(rx)))
     hit = (rx == rans).astype(np.result_type(rx))
-    hit /= hit.sum(axis=axis, keepdims=True)
+    count = hit.sum(axis=axis, keepdims=True)
+    if skip_nan:
+        return np.divide(hit, count, out=np.zeros_like(hit), where=count > 0)
+    hit /= count
     return hit
 
 
@@ -155,6 +163,27 @@ max: Primitive = Primitive(
 min: Primitive = Primitive(
     "min", lambda x, axis, keepdims: np.min(x, axis=axis, keepdims=keepdims), _extreme_vjp,
     jvps=(_extreme_jvp,),
+)
+
+
+def _nan_extreme_vjp(g: Any, ans: Any, x: Any, axis: Any, keepdims: bool) -> Any:
+    return _expand(g, x, axis, keepdims) * _arg_extreme(x, ans, axis, keepdims, skip_nan=True)
+
+
+def _nan_extreme_jvp(t: Any, ans: Any, x: Any, axis: Any, keepdims: bool) -> Any:
+    return sum(t * _arg_extreme(x, ans, axis, keepdims, skip_nan=True), axis=axis,
+               keepdims=keepdims)
+
+
+# max and min ignoring NaN: a primitive, not max(where(isnan, -inf, x)), whose tie
+# rule would count a NaN entry as tied with a -inf one and give it half the gradient.
+nanmax: Primitive = Primitive(
+    "nanmax", lambda x, axis, keepdims: np.nanmax(x, axis=axis, keepdims=keepdims),
+    _nan_extreme_vjp, jvps=(_nan_extreme_jvp,),
+)
+nanmin: Primitive = Primitive(
+    "nanmin", lambda x, axis, keepdims: np.nanmin(x, axis=axis, keepdims=keepdims),
+    _nan_extreme_vjp, jvps=(_nan_extreme_jvp,),
 )
 
 # ---- weighted log-sum-exp ----------------------------------------------------------
@@ -334,6 +363,6 @@ cumprod: Primitive = Primitive(
 )
 
 __all__ = [
-    "sum", "mean", "logsumexp", "log_softmax", "max", "min", "max_shift", "weighted_logsumexp",
-    "prod", "cumsum", "cumprod",
+    "sum", "mean", "logsumexp", "log_softmax", "max", "min", "nanmax", "nanmin", "max_shift",
+    "weighted_logsumexp", "prod", "cumsum", "cumprod",
 ]

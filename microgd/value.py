@@ -368,6 +368,12 @@ class Value:
     def __rmod__(self, other: Any) -> Value:
         return _record2(_ops.mod, other, self)
 
+    def __floordiv__(self, other: Any) -> Value:
+        return _record2(_ops.floor_divide, self, other)
+
+    def __rfloordiv__(self, other: Any) -> Value:
+        return _record2(_ops.floor_divide, other, self)
+
     def __matmul__(self, other: Any) -> Value:
         return _record2(_ops.matmul, self, other)
 

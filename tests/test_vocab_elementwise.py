@@ -59,6 +59,12 @@ UNARY: dict[str, tuple[Callable[..., Any], Any, list[str], dict]] = {
     "floor": (mg.floor, np.floor, ["floor"], {"away_from": INTEGERS}),
     "ceil": (mg.ceil, np.ceil, ["ceil"], {"away_from": INTEGERS}),
     "round": (mg.round, np.round, ["round"], {"away_from": HALVES}),
+    "trunc": (mg.trunc, np.trunc, ["trunc"], {"away_from": INTEGERS}),
+    "fix": (mg.fix, np.fix, ["trunc"], {"away_from": INTEGERS}),
+    "rint": (mg.rint, np.rint, ["rint"], {"away_from": HALVES}),
+    # cbrt's derivative is inf at 0
+    "cbrt": (mg.cbrt, np.cbrt, ["cbrt"], {"away_from": (0.0,), "margin": 0.3}),
+    "positive": (mg.positive, np.positive, ["astype"], {}),
     # Through 0 too: the derivative rules have no 0/0 there.
     "sinc": (mg.sinc, np.sinc, ["sinc"], {}),
     "deg2rad": (mg.deg2rad, np.deg2rad, ["mul"], {}),
@@ -76,7 +82,7 @@ ALIASES = {"radians": "deg2rad", "degrees": "rad2deg", "around": "round", "absol
 
 @covers(*UNARY, "tan", "arcsin", "arccos", "arctan", "sinh", "cosh", "arcsinh", "arccosh",
         "arctanh", "exp2", "expm1", "log2", "log10", "log1p", "sign", "floor", "ceil", "round",
-        "sinc", "softplus", "leaky_relu")
+        "trunc", "rint", "cbrt", "sinc", "softplus", "leaky_relu")
 @pytest.mark.parametrize("name", sorted(UNARY))
 @dtypes
 @given(data=st.data())
@@ -341,6 +347,9 @@ def _torch_fns() -> dict[str, tuple[Callable[..., Any], int]]:
         "sinc": (torch.sinc, 1), "deg2rad": (torch.deg2rad, 1), "rad2deg": (torch.rad2deg, 1),
         "softplus": (F.softplus, 1), "leaky_relu": (F.leaky_relu, 1), "elu": (F.elu, 1),
         "gelu": (lambda t: F.gelu(t, approximate="tanh"), 1),
+        "trunc": (torch.trunc, 1), "fix": (torch.fix, 1), "rint": (torch.round, 1),
+        "cbrt": (lambda t: torch.sign(t) * t.abs() ** (1 / 3), 1),
+        "positive": (torch.positive, 1),
         "logaddexp": (torch.logaddexp, 2), "logaddexp2": (torch.logaddexp2, 2),
         "arctan2": (torch.atan2, 2), "hypot": (torch.hypot, 2), "fmax": (torch.fmax, 2),
         "fmin": (torch.fmin, 2), "mod": (torch.remainder, 2), "remainder": (torch.remainder, 2),
@@ -372,6 +381,11 @@ DOMAINS: dict[str, tuple[float, float, list[float]]] = {
     "floor": (-50.0, 50.0, [1e-300, 1e300, 2.5]),
     "ceil": (-50.0, 50.0, [1e-300, 1e300, 2.5]),
     "round": (-50.0, 50.0, [1e-300, 1e300, 2.5, 3.5]),
+    "trunc": (-50.0, 50.0, [1e-300, 1e300, 2.5]),
+    "fix": (-50.0, 50.0, [1e-300, 1e300, 2.5]),
+    "rint": (-50.0, 50.0, [1e-300, 1e300, 2.5, 3.5]),
+    "cbrt": (-50.0, 50.0, [1e-300, 1e300, 8.0]),
+    "positive": (-50.0, 50.0, [1e-300, 1e300]),
     "sinc": (-10.0, 10.0, [1e-300, 1e-8, 1e-3, 1e5]),
     "deg2rad": (-1e3, 1e3, [1e-300, 1e300]),
     "rad2deg": (-10.0, 10.0, [1e-300, 1e300]),
@@ -631,8 +645,8 @@ def test_sinc_derivatives_match_high_precision() -> None:
                                        err_msg=f"sinc derivative {k} at {x}")
 
 
-@covers("sign", "floor", "ceil", "round")
-@pytest.mark.parametrize("name", ["sign", "floor", "ceil", "round"])
+@covers("sign", "floor", "ceil", "round", "trunc", "rint")
+@pytest.mark.parametrize("name", ["sign", "floor", "ceil", "round", "trunc", "rint", "fix"])
 @pytest.mark.parametrize("mode", ["rev", "fwd"])
 def test_piecewise_constant_derivative_is_zero_even_at_jumps(name: str, mode: str) -> None:
     fn = getattr(mg, name)
@@ -813,3 +827,83 @@ def test_check_grads_catches_a_wrong_rule(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setattr(ops, "sinc", wrong)
     with pytest.raises(AssertionError):
         check_grads(mg.sinc, (np.array([0.3, 1.2]),), order=1)
+
+
+# ---- floor_divide, nan_to_num, polyval -------------------------------------------------
+
+
+@covers("floor_divide")
+@pytest.mark.parametrize("mode", ["rev", "fwd"])
+@dtypes
+def test_floor_divide_is_numpys_with_derivative_zero(mode: str, dtype: Any) -> None:
+    a = np.array([[-7.0, -0.5, 0.0, 2.5, 9.0]], dtype=dtype)
+    b = np.array([[2.0], [-3.0]], dtype=dtype)  # broadcast: (1, 5) // (2, 1)
+    spellings = [lambda u, w: mg.floor_divide(u, w), lambda u, w: np.floor_divide(u, w),
+                 lambda u, w: u // w]
+    for spell in spellings:
+        y = spell(Value(a), Value(b))
+        assert isinstance(y, Value) and y.dtype == dtype
+        np.testing.assert_array_equal(y.data, np.floor_divide(a, b))
+    assert (7.0 // Value(np.array([2.0, -2.0], dtype))).data.tolist() == [3.0, -4.0]
+    if mode == "rev":
+        u, w = Value(a), Value(b)
+        (u // w).backward(np.full((2, 5), np.inf, dtype))  # never 0 * inf
+        assert u.grad.shape == a.shape and w.grad.shape == b.shape
+        assert not u.grad.any() and not w.grad.any() and u.grad.dtype == dtype
+        h = mg.hessian(lambda v: ((v // 2.0) * v).sum())(a[0].astype(np.float64))
+        np.testing.assert_array_equal(h, np.zeros((5, 5)))  # d/dv (v // 2) = 0
+    else:
+        _, t = mg.jvp(lambda u, w: u // w, (a, b), (np.ones_like(a), np.ones_like(b)))
+        np.testing.assert_array_equal(t, np.zeros((2, 5)))
+    # between the jumps the finite differences agree: 0
+    check(lambda u, w: (u // w) * u, (np.array([0.6, 2.3, -1.4]), np.array([2.0, 0.7, 0.9])),
+          uses=["floor_divide"])
+
+
+@covers("nan_to_num")
+@dtypes
+@given(data=st.data())
+def test_nan_to_num(dtype: Any, data: Any) -> None:
+    shape = data.draw(mst.shapes(min_dims=1, max_side=3), label="shape")
+    x = data.draw(arrays(shape, dtype), label="x")
+    # NaN and the infinities put in inside the function (a transform refuses them at the point)
+    holes = np.array(data.draw(st.lists(st.sampled_from([0.0, np.nan, np.inf, -np.inf]),
+                                        min_size=x.size, max_size=x.size)),
+                     dtype=dtype).reshape(shape)
+    kw = data.draw(st.sampled_from([{}, {"nan": -1.0, "posinf": 5.0, "neginf": -5.0}]),
+                   label="kw")
+    with np.errstate(invalid="ignore"):
+        # finite differences beside the default 1.8e308 would lose every digit: 5 and -5
+        check(lambda v: mg.nan_to_num(v + holes, posinf=5.0, neginf=-5.0) * v, (x,))
+        y = np.nan_to_num(Value(x + holes), **kw)
+        assert isinstance(y, Value) and y.dtype == dtype
+        np.testing.assert_array_equal(y.data, np.nan_to_num(x + holes, **kw))
+        v = Value(x + holes)
+        mg.nan_to_num(v, **kw).backward(np.ones(shape, dtype))
+    np.testing.assert_array_equal(v.grad, np.isfinite(x + holes).astype(dtype))
+
+
+@covers("polyval")
+@dtypes
+@given(data=st.data())
+def test_polyval(dtype: Any, data: Any) -> None:
+    n = data.draw(st.integers(1, 4), label="degree + 1")
+    c = data.draw(arrays(n, dtype, min_value=-2.0, max_value=2.0), label="coefficients")
+    x = data.draw(arrays(mst.shapes(max_side=3), dtype, min_value=-1.5, max_value=1.5),
+                  label="x")
+    check(lambda p, u: mg.polyval(p, u), (c, x), uses=["mul", "add"])
+    check(lambda p: np.polyval(p, x) ** 2, (c,))
+    check(lambda u: np.polyval(list(c), u), (x,))
+    y = np.polyval(Value(c), Value(x))
+    assert y.dtype == dtype and y.shape == np.shape(x)
+    np.testing.assert_array_equal(y.data, np.polyval(c, x))  # Horner's, as NumPy's own
+
+
+def test_polyval_with_a_list_of_values_and_errors() -> None:
+    a, b = Value(2.0), Value(-1.0)
+    y = mg.polyval([a, 0.5, b], 3.0)  # 2 x**2 + 0.5 x - 1 at 3
+    y.backward()
+    assert y.item() == 18.5 and (a.grad, b.grad) == (9.0, 1.0)
+    with pytest.raises(ValueError, match="polyval: p must be a 1-D"):
+        mg.polyval(np.ones((2, 2)), 1.0)
+    assert mg.polyval([], 2.0).item() == np.polyval([], 2.0) == 0.0

@@ -11,7 +11,7 @@ import microgd as mg
 from microgd import dispatch, functions
 
 PAGE = Path(__file__).resolve().parent.parent / "docs" / "writing-losses.md"
-OPERATORS = {"+", "-", "*", "/", "**", "@", "%"}
+OPERATORS = {"+", "-", "*", "/", "//", "**", "@", "%"}
 
 
 def _table_names() -> set[str]:

@@ -24,6 +24,7 @@ __all__ = ["abs", "clip", "cos", "exp", "log", "maximum", "minimum", "relu", "si
            "exp2", "expm1", "log2", "log10", "log1p", "logaddexp", "logaddexp2", "square",
            "reciprocal", "fabs", "sign", "floor", "ceil", "round", "arctan2", "hypot", "fmax",
            "fmin", "mod", "remainder", "fmod", "sinc", "deg2rad", "rad2deg",
+           "trunc", "rint", "fix", "cbrt", "positive", "floor_divide", "nan_to_num", "polyval",
            "softplus", "leaky_relu", "elu", "gelu"]
 
 exp = unary(ops.exp, "Elementwise e**x.")
@@ -77,6 +78,20 @@ log2 = unary(ops.log2, "Elementwise base-2 logarithm.")
 log10 = unary(ops.log10, "Elementwise base-10 logarithm.")
 floor = unary(ops.floor, "Elementwise floor; its derivative is 0 everywhere (as PyTorch, JAX).")
 ceil = unary(ops.ceil, "Elementwise ceiling; its derivative is 0 everywhere (as PyTorch, JAX).")
+trunc = unary(ops.trunc, "Elementwise rounding toward 0; its derivative is 0 everywhere "
+                         "(as PyTorch, JAX).")
+fix = trunc  # numpy.fix is trunc for floats
+rint = unary(ops.rint, "Elementwise rounding to the nearest integer, halves to even; its "
+                       "derivative is 0 everywhere (as PyTorch, JAX).")
+cbrt = unary(ops.cbrt, "Elementwise cube root, for any sign; its derivative "
+                       "1 / (3 cbrt(x)**2) is inf at 0.")
+
+
+def positive(x: Any) -> Value:
+    """``+x`` elementwise, as ``numpy.positive``: a new Value of the same numbers, its
+    derivative the identity."""
+    v = as_constant(x)
+    return ops.astype(v, dtype=v.dtype)
 
 
 def expm1(x: Any) -> Value:
@@ -307,6 +322,68 @@ def fmod(a: Any, b: Any) -> Value:
     return ops.fmod(*_pair(a, b))
 
 
+def floor_divide(a: Any, b: Any) -> Value:
+    """``floor(a / b)`` elementwise, as ``numpy.floor_divide`` and Python's ``//``; its
+    derivatives are 0 everywhere (it is piecewise constant), as in PyTorch and JAX."""
+    return ops.floor_divide(*_pair(a, b))
+
+
+def nan_to_num(x: Any, copy: bool = True, nan: float = 0.0, posinf: float | None = None,
+               neginf: float | None = None) -> Value:
+    """``x`` with NaN and the infinities replaced, as ``numpy.nan_to_num``.
+
+    The replaced entries are constants (derivative 0, as in PyTorch); the
+    others pass through unchanged (derivative 1).  ``copy`` has no effect: the
+    result is always a new Value.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import microgd as mg
+    >>> v = mg.Value([1.0, np.nan, np.inf])
+    >>> y = mg.nan_to_num(v, posinf=9.0)
+    >>> y.sum().backward()
+    >>> y.data.tolist(), v.grad.tolist()
+    ([1.0, 0.0, 9.0], [1.0, 0.0, 0.0])
+    """
+    v = as_constant(x)
+    bad = ~np.isfinite(v.data)
+    if not bad.any():
+        return ops.astype(v, dtype=v.dtype)
+    fill = np.nan_to_num(v.data, nan=nan, posinf=posinf, neginf=neginf)
+    return ops.where(fill, v, cond=bad)
+
+
+def polyval(p: Any, x: Any) -> Value:
+    """The polynomial with coefficients ``p`` (highest power first) at ``x``, as
+    ``numpy.polyval``, by Horner's rule; ``p`` and ``x`` may both be Values
+    (fitting a polynomial's coefficients by gradient descent).
+
+    Examples
+    --------
+    >>> import microgd as mg
+    >>> c = mg.Value([1.0, 0.0, -2.0])      # x**2 - 2
+    >>> y = mg.polyval(c, 3.0)
+    >>> y.backward()
+    >>> float(y.data), c.grad.tolist()
+    (7.0, [9.0, 3.0, 1.0])
+    """
+    if isinstance(p, (list, tuple)) and any(isinstance(q, Value) for q in p):
+        from microgd.functions.shape import array  # a sibling family, needed only here
+
+        c = array(p)
+    else:
+        c = as_constant(p)
+    if c.ndim != 1:
+        raise ValueError(f"polyval: p must be a 1-D sequence of coefficients, got shape "
+                         f"{c.shape}")
+    v = as_constant(x)
+    y: Any = np.zeros(v.shape, dtype=v.dtype)  # as NumPy starts, so the numbers are its own
+    for i in range(c.shape[0]):
+        y = y * v + c[i]
+    return y if isinstance(y, Value) else as_constant(y)
+
+
 # ---- activations (mg only) --------------------------------------------------------------
 
 
@@ -404,6 +481,8 @@ UFUNCS: dict[Any, Any] = {
     np.fabs: ops.abs, np.sign: ops.sign, np.floor: ops.floor, np.ceil: ops.ceil,
     np.arctan2: ops.arctan2, np.hypot: ops.hypot, np.fmax: ops.fmax, np.fmin: ops.fmin,
     np.remainder: ops.mod, np.fmod: ops.fmod, np.deg2rad: deg2rad, np.rad2deg: rad2deg,
+    np.trunc: ops.trunc, np.rint: ops.rint, np.cbrt: ops.cbrt, np.positive: positive,
+    np.floor_divide: floor_divide,
     np.radians: deg2rad, np.degrees: rad2deg,
 }
 """NumPy ufuncs of this family that return a Value when given one."""
@@ -413,8 +492,14 @@ def _np_round(a: Any, decimals: int = 0, out: Any = None) -> Value:
     return round(a, decimals)
 
 
+def _np_fix(x: Any, out: Any = None) -> Value:
+    reject("fix", out=out)
+    return trunc(x)
+
+
 FUNCTIONS: dict[Any, Any] = {np.where: _np_where, np.clip: _np_clip, np.round: _np_round,
-                             np.around: _np_round, np.sinc: sinc}
+                             np.around: _np_round, np.sinc: sinc, np.fix: _np_fix,
+                             np.nan_to_num: nan_to_num, np.polyval: polyval}
 """NumPy functions of this family that return a Value when given one."""
 
 METHODS = ("exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "relu", "abs", "clip", "round")

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from microgd.autodiff import Primitive
-from microgd.ops.elementwise import LN2, log, sigmoid
+from microgd.ops.elementwise import LN2, _zero, log, sigmoid
 from microgd.ops.shape import _unbroadcast
 from microgd.value import Value, as_array
 
@@ -246,7 +246,16 @@ fmod: Primitive = Primitive(
     jvps=(lambda t, ans, a, b: t, lambda t, ans, a, b: -t * _truncated_quotient(a, b)),
 )
 
+# floor(a / b): piecewise constant in both, so derivative 0 (as PyTorch and JAX).
+floor_divide: Primitive = Primitive(
+    "floor_divide", np.floor_divide,
+    lambda g, ans, a, b: _unbroadcast(_zero(g, ans, a), a),
+    lambda g, ans, a, b: _unbroadcast(_zero(g, ans, b), b),
+    jvps=(lambda t, ans, a, b: _zero(t, ans, a), lambda t, ans, a, b: _zero(t, ans, b)),
+)
+
 __all__ = [
     "add", "sub", "mul", "div", "neg", "pow", "maximum", "minimum", "where",
     "logaddexp", "logaddexp2", "hypot", "arctan2", "fmax", "fmin", "mod", "fmod",
+    "floor_divide",
 ]

@@ -5,7 +5,8 @@ Derivative rules are written for accuracy where the textbook form loses it:
 ``(1 - x) * (1 + x)`` instead of ``1 - x*x`` near +-1, ``sqrt(x - 1) * sqrt(x +
 1)`` instead of ``sqrt(x*x - 1)`` (no overflow for large x), ``exp(x)`` rather
 than ``expm1(x) + 1``.  Functions whose derivative is zero almost everywhere
-(``sign``, ``floor``, ``ceil``, ``round``) get exactly zero, as in PyTorch and JAX.
+(``sign``, ``floor``, ``ceil``, ``round``, ``trunc``, ``rint``) get exactly zero, as in
+PyTorch and JAX.
 """
 
 from __future__ import annotations
@@ -131,7 +132,7 @@ leaky_relu: Primitive = Primitive("leaky_relu", _leaky_relu_fwd,
                                   lambda g, ans, x, slope: g * _leaky_slope(x, slope),
                                   elementwise=True)
 
-# ---- piecewise constant: sign, floor, ceil, round --------------------------------------
+# ---- piecewise constant: sign, floor, ceil, round, trunc, rint -----------------------------------
 
 
 def _zero(g: Any, ans: Any, x: Any, **params: Any) -> Any:
@@ -145,6 +146,12 @@ floor: Primitive = Primitive("floor", np.floor, _zero, elementwise=True)
 ceil: Primitive = Primitive("ceil", np.ceil, _zero, elementwise=True)
 round: Primitive = Primitive("round", lambda x, decimals=0: np.round(x, decimals), _zero,
                              elementwise=True)
+trunc: Primitive = Primitive("trunc", np.trunc, _zero, elementwise=True)
+rint: Primitive = Primitive("rint", np.rint, _zero, elementwise=True)
+
+# d/dx x**(1/3) = 1 / (3 cbrt(x)**2), from the answer: inf at 0, as sqrt's there.
+cbrt: Primitive = Primitive("cbrt", np.cbrt, lambda g, ans, x: g / (3 * (ans * ans)),
+                            elementwise=True)
 
 # ---- sinc -----------------------------------------------------------------------------
 #
@@ -205,7 +212,7 @@ __all__ = [
     "exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "relu", "abs", "clip",
     "tan", "arcsin", "arccos", "arctan", "sinh", "cosh", "arcsinh", "arccosh", "arctanh",
     "exp2", "expm1", "log2", "log10", "log1p", "softplus", "leaky_relu",
-    "sign", "floor", "ceil", "round", "sinc",
+    "sign", "floor", "ceil", "round", "trunc", "rint", "cbrt", "sinc",
 ]
 
 # hypot (arcsinh's derivative) lives with the two-input functions, whose module

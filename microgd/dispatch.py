@@ -20,10 +20,43 @@ from typing import Any
 import numpy as np
 
 from microgd import functions as F
+from microgd.functions._common import reject
 from microgd.value import Value, as_array
 
 UFUNCS: dict[Any, Any] = {u: f for family in F.FAMILIES for u, f in family.UFUNCS.items()}
 """NumPy ufuncs that return a Value when given one."""
+
+
+def _reduce_method(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``ufunc.reduce`` as ``fn`` (``np.add.reduce(v)`` is ``mg.sum(v, axis=0)``)."""
+    def reduce(a: Any, axis: Any = 0, dtype: Any = None, out: Any = None,
+               keepdims: bool = False, initial: Any = np._NoValue,
+               where: Any = True) -> Any:
+        reject(name, dtype=dtype, out=out, initial=initial,
+               where=None if where is True else where)
+        return fn(a, axis=axis, keepdims=bool(keepdims))
+    return reduce
+
+
+def _accumulate_method(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``ufunc.accumulate`` as ``fn`` (``np.add.accumulate(v)`` is ``mg.cumsum(v, axis=0)``)."""
+    def accumulate(a: Any, axis: int = 0, dtype: Any = None, out: Any = None) -> Any:
+        reject(name, dtype=dtype, out=out)
+        return fn(a, axis=axis)
+    return accumulate
+
+
+UFUNC_METHODS: dict[tuple[Any, str], Any] = {
+    (np.add, "reduce"): _reduce_method("add.reduce", F.sum),
+    (np.multiply, "reduce"): _reduce_method("multiply.reduce", F.prod),
+    (np.maximum, "reduce"): _reduce_method("maximum.reduce", F.max),
+    (np.minimum, "reduce"): _reduce_method("minimum.reduce", F.min),
+    (np.logaddexp, "reduce"): _reduce_method("logaddexp.reduce", F.logsumexp),
+    (np.add, "accumulate"): _accumulate_method("add.accumulate", F.cumsum),
+    (np.multiply, "accumulate"): _accumulate_method("multiply.accumulate", F.cumprod),
+}
+"""The ufunc methods that return a Value when given one: reductions and running
+sums and products (the other methods, ``outer``, ``at``, ``reduceat``, are refused)."""
 
 
 def _constant_like(np_fn: Callable[..., np.ndarray]) -> Callable[..., np.ndarray]:
@@ -78,6 +111,7 @@ METHODS: tuple[str, ...] = tuple(name for family in F.FAMILIES for name in famil
 def register() -> None:
     """Fill ``Value``'s dispatch tables and set its methods (idempotent)."""
     Value._ufuncs.update(UFUNCS)
+    Value._ufunc_methods.update(UFUNC_METHODS)
     Value._functions.update(FUNCTIONS)
     for name in METHODS:
         setattr(Value, name, getattr(F, name))

@@ -481,8 +481,10 @@ class Value:
         _record_inplace(_ops.sort, self, {"axis": int(axis)})
 
     # ---- NumPy interop -----------------------------------------------------------
-    # Filled by microgd.dispatch: NumPy ufunc -> primitive, NumPy function -> implementation.
+    # Filled by microgd.dispatch: NumPy ufunc -> primitive, (ufunc, "reduce") and
+    # (ufunc, "accumulate") -> implementation, NumPy function -> implementation.
     _ufuncs: dict[Any, Any] = {}
+    _ufunc_methods: dict[tuple[Any, str], Any] = {}
     _functions: dict[Any, Any] = {}
 
     def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
@@ -490,6 +492,10 @@ class Value:
             impl = Value._ufuncs.get(ufunc)
             if impl is not None:
                 return impl(*inputs)
+        elif method != "__call__":
+            impl = Value._ufunc_methods.get((ufunc, method))
+            if impl is not None:
+                return impl(*inputs, **kwargs)
         name = f"numpy.{ufunc.__name__}" + ("" if method == "__call__" else f".{method}")
         if method != "__call__" or kwargs:
             extra = f" with {', '.join(kwargs)}=" if kwargs and method == "__call__" else ""

@@ -30,6 +30,9 @@ def _resolves(name: str) -> bool:
         name = name[3:]
     if name.startswith("linalg."):
         return callable(getattr(mg.linalg, name.split(".", 1)[1], None))
+    if "." in name:  # a ufunc method, np.add.reduce
+        ufunc, method = name.split(".", 1)
+        return (getattr(np, ufunc, None), method) in dispatch.UFUNC_METHODS
     return callable(getattr(mg, name, None)) or callable(getattr(np, name, None)) and (
         getattr(np, name) in dispatch.UFUNCS or getattr(np, name) in dispatch.FUNCTIONS)
 
@@ -60,3 +63,10 @@ def test_every_numpy_function_microgd_answers_for_is_in_the_table() -> None:
             assert spelled in listed or name in listed or name in {
                 "amax", "amin", "around", "radians", "degrees", "true_divide", "concat"}, (
                 f"{module}.{name} dispatches to microgd but is not in the table")
+
+
+def test_every_ufunc_method_microgd_answers_for_is_in_the_table() -> None:
+    listed = _table_names()
+    for ufunc, method in dispatch.UFUNC_METHODS:
+        assert f"{ufunc.__name__}.{method}" in listed, (
+            f"numpy.{ufunc.__name__}.{method} dispatches to microgd but is not in the table")

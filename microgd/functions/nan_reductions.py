@@ -27,45 +27,24 @@ Examples
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 import numpy as np
 
 from microgd import ops
 from microgd.functions._common import Axis
-from microgd.functions.reductions import _np_extreme, _np_moment, _np_reduction
+from microgd.functions.reductions import (
+    _filled,
+    _nan_where,
+    _np_extreme,
+    _np_moment,
+    _np_reduction,
+    _present,
+    _squeezed,
+)
 from microgd.value import Value, as_constant, normalize_axis
 
 __all__ = ["nanmax", "nanmean", "nanmin", "nanprod", "nanstd", "nansum", "nanvar"]
-
-
-def _filled(v: Value, missing: np.ndarray, fill: float) -> Value:
-    """``v`` with ``fill`` at its ``missing`` entries, which then get derivative 0."""
-    if not missing.any():
-        return v
-    return ops.where(v.dtype.type(fill), v, cond=missing)
-
-
-def _present(v: Value, missing: np.ndarray, axis: Any) -> np.ndarray:
-    """How many entries of each slice over ``axis`` are not NaN, in ``v``'s dtype
-    (kept dimensions: it broadcasts against ``v``)."""
-    return np.add.reduce(~missing, axis=axis, keepdims=True).astype(v.dtype)
-
-
-def _nan_where(bad: np.ndarray, n: np.ndarray, warning: str) -> np.ndarray:
-    """``n`` with NaN where ``bad``: dividing by it gives NaN there, as NumPy's
-    nan-functions do, with their warning (stacklevel: the caller of ``mg.NAME``)."""
-    if not bad.any():
-        return n
-    warnings.warn(warning, RuntimeWarning, stacklevel=3)
-    return np.where(bad, np.nan, n).astype(n.dtype)
-
-
-def _squeezed(n: np.ndarray, axis: Any, keepdims: bool) -> np.ndarray:
-    if keepdims:
-        return n
-    return n.reshape(()) if axis is None else np.squeeze(n, axis=axis)
 
 
 def nansum(x: Any, axis: Axis = None, keepdims: bool = False) -> Value:

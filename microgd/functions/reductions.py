@@ -11,6 +11,7 @@ variance is 0, as in PyTorch.
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any
 
 import numpy as np
@@ -22,7 +23,7 @@ from microgd.ops.shape import _reduced_size
 from microgd.value import Value, as_array, as_constant, normalize_axis
 
 __all__ = ["average", "cumprod", "cumsum", "diff", "log_softmax", "logsumexp", "max", "mean",
-           "min", "norm", "prod", "softmax", "std", "sum", "var"]
+           "min", "norm", "prod", "ptp", "softmax", "std", "sum", "trapezoid", "var"]
 
 
 def sum(x: Any, axis: Axis = None, keepdims: bool = False) -> Value:
@@ -43,6 +44,13 @@ def max(x: Any, axis: Axis = None, keepdims: bool = False) -> Value:
 def min(x: Any, axis: Axis = None, keepdims: bool = False) -> Value:
     """Minimum over ``axis``; the gradient is split evenly between tied entries."""
     return ops.min(as_constant(x), axis=normalize_axis(axis), keepdims=keepdims)
+
+
+def ptp(x: Any, axis: Axis = None, keepdims: bool = False) -> Value:
+    """The range ``max - min`` over ``axis``, as ``numpy.ptp``; ties share each
+    extreme's gradient evenly."""
+    v = as_constant(x)
+    return max(v, axis=axis, keepdims=keepdims) - min(v, axis=axis, keepdims=keepdims)
 
 
 def logsumexp(x: Any, axis: Axis = None, keepdims: bool = False, b: Any = None) -> Value:
@@ -229,6 +237,41 @@ def diff(a: Any, n: int = 1, axis: int = -1, prepend: Any = None, append: Any = 
 # ---- averages, variances -------------------------------------------------------------
 
 
+def trapezoid(y: Any, x: Any = None, dx: float = 1.0, axis: int = -1) -> Value:
+    """The integral of ``y`` along ``axis`` by the trapezoidal rule, as ``numpy.trapezoid``.
+
+    ``x`` (the sample points: 1-D along ``axis``, or ``y``'s shape) or the
+    spacing ``dx``; both ``y`` and ``x`` may be Values.  The numbers are
+    NumPy's: ``sum(d * (y[1:] + y[:-1]) / 2)``.
+
+    Examples
+    --------
+    >>> import microgd as mg
+    >>> y = mg.Value([0.0, 1.0, 4.0])
+    >>> area = mg.trapezoid(y, dx=0.5)
+    >>> area.backward()
+    >>> float(area.data), y.grad.tolist()
+    (1.5, [0.25, 0.5, 0.25])
+    """
+    v = as_constant(y)
+    ax = axes_of("trapezoid", axis, v.ndim)[0]
+    if x is None:
+        d: Any = dx
+    else:
+        xs = x if isinstance(x, Value) else as_constant(x)
+        if xs.ndim == 1:
+            if xs.shape[0] != v.shape[ax]:
+                raise ValueError(f"trapezoid: x has {xs.shape[0]} points but y has "
+                                 f"{v.shape[ax]} along axis {axis}")
+            d = ops.reshape(diff(xs), shape=tuple(-1 if i == ax else 1
+                                                   for i in range(v.ndim)))
+        else:
+            d = diff(xs, axis=ax)
+    upper = tuple(slice(1, None) if i == ax else slice(None) for i in range(v.ndim))
+    lower = tuple(slice(None, -1) if i == ax else slice(None) for i in range(v.ndim))
+    return sum(d * (v[upper] + v[lower]) / 2.0, axis=ax)
+
+
 def average(a: Any, axis: Axis = None, weights: Any = None, returned: bool = False, *,
             keepdims: bool = False) -> Value:
     """The weighted mean ``sum(a * w) / sum(w)`` over ``axis``, as ``numpy.average``.
@@ -321,6 +364,76 @@ def std(x: Any, axis: Axis = None, *, ddof: float = 0, keepdims: bool = False) -
     return ops.vector_norm(_centered(v, ax), ord=2.0, axis=ax, keepdims=keepdims) / math.sqrt(left)
 
 
+# ---- reductions over some entries: the nan-functions and NumPy's where= --------------------
+
+
+def _filled(v: Value, missing: np.ndarray, fill: float) -> Value:
+    """``v`` with ``fill`` at its ``missing`` entries (NaN, or outside a ``where=``
+    mask), which then get derivative 0: ``where``'s derivative selects, it never
+    multiplies by 0."""
+    if not missing.any():
+        return v
+    return ops.where(v.dtype.type(fill), v, cond=missing)
+
+
+def _present(v: Value, missing: np.ndarray, axis: Any) -> np.ndarray:
+    """How many entries of each slice over ``axis`` are not ``missing``, in ``v``'s
+    dtype (kept dimensions: it broadcasts against ``v``)."""
+    return np.add.reduce(~missing, axis=axis, keepdims=True).astype(v.dtype)
+
+
+def _nan_where(bad: np.ndarray, n: np.ndarray, warning: str) -> np.ndarray:
+    """``n`` with NaN where ``bad``: dividing by it gives NaN there, as NumPy's mean
+    of nothing and nan-functions do, with their warning (stacklevel: the caller of
+    ``mg.NAME``)."""
+    if not bad.any():
+        return n
+    warnings.warn(warning, RuntimeWarning, stacklevel=3)
+    return np.where(bad, np.nan, n).astype(n.dtype)
+
+
+def _squeezed(n: np.ndarray, axis: Any, keepdims: bool) -> np.ndarray:
+    if keepdims:
+        return n
+    return n.reshape(()) if axis is None else np.squeeze(n, axis=axis)
+
+
+def _mask(name: str, where: Any, v: Value) -> np.ndarray:
+    """A ``where=`` argument as a boolean array of ``v``'s shape."""
+    if isinstance(where, Value):
+        raise TypeError(f"numpy.{name}: where= must be a constant mask (booleans), not a Value")
+    try:
+        return np.broadcast_to(np.asarray(where, dtype=bool), v.shape)
+    except ValueError:
+        raise ValueError(f"numpy.{name}: where= of shape {np.shape(where)} does not broadcast "
+                         f"to the input's shape {v.shape}") from None
+
+
+def _np_sum(a: Any, axis: Axis = None, dtype: Any = None, out: Any = None,
+            keepdims: bool = False, initial: Any = np._NoValue,
+            where: Any = np._NoValue) -> Value:
+    reject("sum", dtype=dtype, out=out)
+    v = as_constant(a)
+    if where is not np._NoValue:
+        v = _filled(v, ~_mask("sum", where, v), 0.0)
+    total = sum(v, axis=axis, keepdims=bool(keepdims))
+    return total if initial is np._NoValue else total + initial
+
+
+def _np_mean(a: Any, axis: Axis = None, dtype: Any = None, out: Any = None,
+             keepdims: bool = False, *, where: Any = np._NoValue) -> Value:
+    reject("mean", dtype=dtype, out=out)
+    if where is np._NoValue:
+        return mean(a, axis=axis, keepdims=bool(keepdims))
+    v = as_constant(a)
+    ax = normalize_axis(axis)
+    missing = ~_mask("mean", where, v)
+    n = _nan_where(_present(v, missing, ax) == 0, _present(v, missing, ax),
+                   "Mean of empty slice")
+    return (ops.sum(_filled(v, missing, 0.0), axis=ax, keepdims=bool(keepdims))
+            / _squeezed(n, ax, bool(keepdims)))
+
+
 def _np_reduction(name: str, fn: Any) -> Any:
     def impl(a: Any, axis: Axis = None, dtype: Any = None, out: Any = None,
              keepdims: bool = False, **rest: Any) -> Value:
@@ -339,9 +452,14 @@ def _np_extreme(name: str, fn: Any) -> Any:
 
 
 def _np_prod(a: Any, axis: Axis = None, dtype: Any = None, out: Any = None,
-             keepdims: bool = False, **rest: Any) -> Value:
-    reject("prod", dtype=dtype, out=out, **rest)
-    return prod(a, axis=axis, keepdims=bool(keepdims))
+             keepdims: bool = False, initial: Any = np._NoValue,
+             where: Any = np._NoValue) -> Value:
+    reject("prod", dtype=dtype, out=out)
+    v = as_constant(a)
+    if where is not np._NoValue:
+        v = _filled(v, ~_mask("prod", where, v), 1.0)
+    total = prod(v, axis=axis, keepdims=bool(keepdims))
+    return total if initial is np._NoValue else total * initial
 
 
 def _np_cumulative(name: str, fn: Any) -> Any:
@@ -379,8 +497,8 @@ UFUNCS: dict[Any, Any] = {}
 """NumPy ufuncs of this family that return a Value when given one."""
 
 FUNCTIONS: dict[Any, Any] = {
-    np.sum: _np_reduction("sum", sum),
-    np.mean: _np_reduction("mean", mean),
+    np.sum: _np_sum,
+    np.mean: _np_mean,
     np.max: _np_extreme("max", max),
     np.min: _np_extreme("min", min),
     np.amax: _np_extreme("max", max),
@@ -393,6 +511,10 @@ FUNCTIONS: dict[Any, Any] = {
     np.var: _np_moment("var", var),
     np.std: _np_moment("std", std),
     np.linalg.norm: norm,
+    np.ptp: _np_extreme("ptp", ptp),
+    # trapezoid is NumPy 2's name, trapz NumPy 1's (still there, deprecated, in NumPy 2)
+    **{fn: trapezoid for fn in (getattr(np, "trapezoid", None), getattr(np, "trapz", None))
+       if fn is not None},
 }
 """NumPy functions of this family that return a Value when given one."""
 

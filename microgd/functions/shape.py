@@ -20,7 +20,8 @@ from microgd import ops
 from microgd.functions._common import axes_of, reject
 from microgd.value import Value, as_array, as_constant
 
-__all__ = ["array", "astype", "atleast_1d", "atleast_2d", "atleast_3d", "copy", "expand_dims",
+__all__ = ["array", "astype", "atleast_1d", "atleast_2d", "atleast_3d", "broadcast_to", "copy",
+           "expand_dims",
            "flatten", "flip", "fliplr", "flipud", "moveaxis", "ravel", "reshape", "roll",
            "rot90", "squeeze", "swapaxes", "transpose"]
 
@@ -109,6 +110,14 @@ def squeeze(a: Any, axis: Any = None) -> Value:
             raise ValueError(f"squeeze: cannot squeeze axis {wide[0]} of a Value of shape "
                              f"{x.shape}: its length is {x.shape[wide[0]]}, not 1")
     return ops.reshape(x, shape=tuple(n for i, n in enumerate(x.shape) if i not in drop))
+
+
+def broadcast_to(array: Any, shape: Any, subok: bool = False) -> Value:
+    """``array`` broadcast to ``shape``, as ``numpy.broadcast_to``; the gradient is
+    summed back over the broadcast axes."""
+    v = as_constant(array)
+    target = (int(shape),) if isinstance(shape, (int, np.integer)) else tuple(int(n) for n in shape)
+    return ops.broadcast_to(v, shape=target)
 
 
 def expand_dims(a: Any, axis: Any) -> Value:
@@ -404,6 +413,7 @@ UFUNCS: dict[Any, Any] = {}
 FUNCTIONS: dict[Any, Any] = {
     np.reshape: _np_reshape,
     np.copy: copy,
+    np.broadcast_to: broadcast_to,
     np.transpose: _np_transpose,
     np.ravel: ravel,
     np.squeeze: squeeze,

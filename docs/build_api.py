@@ -64,6 +64,8 @@ SECTIONS = [
      microgd),
     ("", "microgd", ["nansum", "nanmean", "nanprod", "nanmax", "nanmin", "nanvar", "nanstd"],
      microgd),
+    ("Statistics (NumPy vocabulary)", "microgd", ["median", "quantile", "percentile", "cov",
+                                                 "corrcoef"], microgd),
     ("Linear algebra", "microgd", ["dot", "vdot", "inner", "outer", "tensordot", "einsum",
                                    "kron", "cross", "trace", "diag", "diagonal", "tril",
                                    "triu"], microgd),

@@ -23,6 +23,7 @@ from microgd.functions import (
     nan_reductions,
     reductions,
     shape,
+    statistics,
 )
 from microgd.functions.elementwise import *  # noqa: F403
 from microgd.functions.indexing import *  # noqa: F403
@@ -31,8 +32,10 @@ from microgd.functions.linalg import *  # noqa: F403
 from microgd.functions.nan_reductions import *  # noqa: F403
 from microgd.functions.reductions import *  # noqa: F403
 from microgd.functions.shape import *  # noqa: F403
+from microgd.functions.statistics import *  # noqa: F403
 
-FAMILIES = (elementwise, reductions, nan_reductions, linalg, shape, joining, indexing)
+FAMILIES = (elementwise, reductions, nan_reductions, statistics, linalg, shape, joining,
+            indexing)
 """The function families, one module each, with their NumPy dispatch tables."""
 
 __all__ = sorted({name for family in FAMILIES for name in family.__all__})

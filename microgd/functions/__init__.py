@@ -16,6 +16,8 @@ which :mod:`microgd.dispatch` merges.
 from __future__ import annotations
 
 from microgd.functions import (
+    activations,
+    cumulative,
     elementwise,
     indexing,
     joining,
@@ -25,6 +27,8 @@ from microgd.functions import (
     shape,
     statistics,
 )
+from microgd.functions.activations import *  # noqa: F403
+from microgd.functions.cumulative import *  # noqa: F403
 from microgd.functions.elementwise import *  # noqa: F403
 from microgd.functions.indexing import *  # noqa: F403
 from microgd.functions.joining import *  # noqa: F403
@@ -34,8 +38,8 @@ from microgd.functions.reductions import *  # noqa: F403
 from microgd.functions.shape import *  # noqa: F403
 from microgd.functions.statistics import *  # noqa: F403
 
-FAMILIES = (elementwise, reductions, nan_reductions, statistics, linalg, shape, joining,
-            indexing)
+FAMILIES = (elementwise, activations, reductions, cumulative, nan_reductions, statistics,
+            linalg, shape, joining, indexing)
 """The function families, one module each, with their NumPy dispatch tables."""
 
 __all__ = sorted({name for family in FAMILIES for name in family.__all__})

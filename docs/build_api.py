@@ -66,6 +66,7 @@ SECTIONS = [
      microgd),
     ("Statistics (NumPy vocabulary)", "microgd", ["median", "quantile", "percentile", "cov",
                                                  "corrcoef"], microgd),
+    ("Signals (NumPy vocabulary)", "microgd", ["convolve", "correlate", "interp"], microgd),
     ("Linear algebra", "microgd", ["dot", "vdot", "inner", "outer", "tensordot", "einsum",
                                    "kron", "cross", "trace", "diag", "diagonal", "tril",
                                    "triu"], microgd),

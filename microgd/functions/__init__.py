@@ -25,6 +25,7 @@ from microgd.functions import (
     nan_reductions,
     reductions,
     shape,
+    signals,
     statistics,
 )
 from microgd.functions.activations import *  # noqa: F403
@@ -36,10 +37,11 @@ from microgd.functions.linalg import *  # noqa: F403
 from microgd.functions.nan_reductions import *  # noqa: F403
 from microgd.functions.reductions import *  # noqa: F403
 from microgd.functions.shape import *  # noqa: F403
+from microgd.functions.signals import *  # noqa: F403
 from microgd.functions.statistics import *  # noqa: F403
 
 FAMILIES = (elementwise, activations, reductions, cumulative, nan_reductions, statistics,
-            linalg, shape, joining, indexing)
+            signals, linalg, shape, joining, indexing)
 """The function families, one module each, with their NumPy dispatch tables."""
 
 __all__ = sorted({name for family in FAMILIES for name in family.__all__})

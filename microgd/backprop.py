@@ -38,6 +38,8 @@ def _probe_alone() -> int:
 
 _ALONE = _probe_alone()
 _getrefcount = getattr(sys, "getrefcount", lambda obj: 0)
+"""``sys.getrefcount``, or 0 where Python has none (the probes above then read -1, so
+no in-place path is taken); also the optimizers' (``optim.base``)."""
 
 
 def _freed(node: Value) -> RuntimeError:

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from microgd._state import state_mismatches
+from microgd.backprop import _getrefcount  # (its one home: 0 where there is no count)
 from microgd.value import Value
 
 __all__ = ["Optimizer"]
@@ -144,7 +145,6 @@ def _probe_refs() -> int:
 
 
 _ALONE = _probe_refs()
-_getrefcount = getattr(sys, "getrefcount", lambda obj: 0)
 
 
 # Parameters from this many elements get their temporaries in a reused work array

@@ -89,6 +89,23 @@ ANSWERS = (np.argmax, np.argmin, np.nanargmax, np.nanargmin, np.argsort, np.argp
 """NumPy functions whose answers are integers (indices, counts) or booleans: on Values
 they return what they return on the Values' data."""
 
+ANSWER_METHODS = ("all", "any", "argmax", "argmin", "argpartition", "argsort", "nonzero",
+                  "searchsorted")
+"""The answers that are also methods of ndarrays, so of Values: ``v.argmax(axis=1)``."""
+
+
+def _answer_method(name: str) -> Callable[..., Any]:
+    answer = _answer(getattr(np, name))
+
+    def method(self: Value, *args: Any, **kwargs: Any) -> Any:
+        return answer(self, *args, **kwargs)
+
+    method.__name__ = method.__qualname__ = name
+    method.__doc__ = (f"``numpy.{name}`` of the data: integers or booleans, which have no "
+                      "derivative, as a plain array.")
+    return method
+
+
 FUNCTIONS: dict[Any, Any] = {
     **{fn: f for family in F.FAMILIES for fn, f in family.FUNCTIONS.items()},
     # facts about the array, not differentiable functions of it
@@ -115,6 +132,8 @@ def register() -> None:
     Value._functions.update(FUNCTIONS)
     for name in METHODS:
         setattr(Value, name, getattr(F, name))
+    for name in ANSWER_METHODS:
+        setattr(Value, name, _answer_method(name))
 
 
 register()

@@ -957,3 +957,17 @@ def test_integer_and_boolean_answers_are_numpys_on_the_data() -> None:
     assert np.searchsorted(Value([1.0, 2.0, 3.0]), Value(2.5)) == 2
     assert np.searchsorted(Value([1.0, 2.0, 3.0]), 2.0, side="right") == 2
     assert np.isclose(v[0], w).tolist() == [True, True, True]
+
+
+def test_the_answers_are_methods_too_as_on_ndarrays() -> None:
+    x = np.array([[1.0, 3.0, 2.0], [5.0, 4.0, 0.0]])
+    v = Value(x)
+    assert v.argmax(axis=1).tolist() == x.argmax(axis=1).tolist() == [1, 0]
+    assert v.argmin() == x.argmin() and isinstance(v.argmin(), np.integer)
+    np.testing.assert_array_equal(v.argsort(axis=0), x.argsort(axis=0))
+    np.testing.assert_array_equal(v[0].argpartition(1), x[0].argpartition(1))
+    for got, expected in zip(v.nonzero(), x.nonzero(), strict=True):
+        np.testing.assert_array_equal(got, expected)
+    assert v.any() and not v.all() and v.all(axis=1).tolist() == [True, False]
+    assert Value([1.0, 2.0, 3.0]).searchsorted(Value(2.5)) == 2
+    assert not isinstance(v.argmax(), Value)

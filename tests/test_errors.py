@@ -54,8 +54,8 @@ def test_bad_input_messages(make, exc, message):
 
 def test_unsupported_numpy_functions_are_named():
     v = Value(np.ones(3))
-    with pytest.raises(TypeError, match=r"numpy\.nanmedian is not supported"):
-        np.nanmedian(v)
+    with pytest.raises(TypeError, match=r"numpy\.histogram is not supported"):
+        np.histogram(v)  # (np.nanmedian is supported now)
     with pytest.raises(TypeError, match=r"numpy\.spacing is not supported"):
         np.spacing(v)
     with pytest.raises(TypeError, match=r"numpy\.add\.reduceat is not supported"):

@@ -154,3 +154,61 @@ def test_cov_of_two_arguments_and_ddof() -> None:
         np.cov(Value(x), fweights=[1, 1, 1, 1])
     with pytest.raises(ValueError, match="cov: m has more than 2 dimensions"):
         mg.cov(np.zeros((2, 2, 2)))
+
+
+# ---- the nan-forms ---------------------------------------------------------------------
+
+
+@st.composite
+def holes(draw: Any, shape: tuple[int, ...], axis: Any) -> np.ndarray:
+    """0 or NaN per entry, entry 0 of every slice over ``axis`` kept (finite results)."""
+    size = int(np.prod(shape))
+    mask = np.array(draw(st.lists(st.booleans(), min_size=size, max_size=size)),
+                    dtype=bool).reshape(shape)
+    axes = range(len(shape)) if axis is None else np.atleast_1d(axis) % len(shape)
+    mask[tuple(slice(0, 1) if i in set(axes) else slice(None) for i in range(len(shape)))] = False
+    return np.where(mask, np.nan, 0.0)
+
+
+@covers("nanmedian", "nanquantile", "nanpercentile")
+@pytest.mark.parametrize("name", ["nanmedian", "nanquantile", "nanpercentile"])
+@dtypes
+@given(data=st.data())
+def test_nan_forms(name: str, dtype: Any, data: Any) -> None:
+    shape = data.draw(mst.shapes(min_dims=1, max_side=4), label="shape")
+    axis = data.draw(axes_for(len(shape)).filter(lambda a: a != ()), label="axis")
+    keepdims = data.draw(st.booleans(), label="keepdims")
+    hole = data.draw(holes(shape, axis), label="holes").astype(dtype)
+    x = data.draw(arrays(shape, dtype, unique=True, margin=0.05), label="x")
+    args: tuple = ()
+    if name != "nanmedian":
+        q = data.draw(st.one_of(st.floats(0, 1), st.lists(st.floats(0, 1), min_size=1,
+                                                          max_size=3).map(np.array)), label="q")
+        args = (q if name == "nanquantile" else q * 100,)
+    fn = getattr(mg, name)
+    check(lambda v: fn(v + hole, *args, axis=axis, keepdims=keepdims), (x,), uses=["sort"])
+    with_holes = x + hole
+    got = getattr(np, name)(Value(with_holes), *args, axis=axis, keepdims=keepdims)
+    expected = getattr(np, name)(with_holes, *args, axis=axis, keepdims=keepdims)
+    assert got.dtype == expected.dtype and got.shape == np.shape(expected)
+    _close(got.data, expected, expected.dtype)
+    v = Value(with_holes)
+    out = fn(v, *args, axis=axis, keepdims=keepdims)
+    out.backward(np.ones(out.shape, out.dtype))
+    np.testing.assert_array_equal(v.grad[np.isnan(with_holes)], 0.0)
+
+
+@covers("nanmedian", "nanquantile", "nanpercentile")
+def test_nan_forms_of_a_slice_of_nans_alone() -> None:
+    x = np.array([[3.0, np.nan, 1.0, 2.0], [np.nan] * 4])
+    for name, args in (("nanmedian", ()), ("nanquantile", ([0.25, 0.75],)),
+                       ("nanpercentile", (40,))):
+        with pytest.warns(RuntimeWarning, match="All-NaN slice encountered"):
+            expected = getattr(np, name)(x, *args, axis=1)
+        v = Value(x)
+        with pytest.warns(RuntimeWarning, match="All-NaN slice encountered"):
+            out = getattr(mg, name)(v, *args, axis=1)
+        np.testing.assert_array_equal(out.data, expected)
+        out.backward(np.ones(out.shape))
+        np.testing.assert_array_equal(v.grad[1], 0.0)
+        assert v.grad[0, 1] == 0.0 and v.grad[0].sum() == pytest.approx(out.size / 2)

@@ -1,4 +1,5 @@
-"""Order statistics and covariances: ``median quantile percentile cov corrcoef``.
+"""Order statistics and covariances: ``median quantile percentile`` (and their
+nan-forms, which leave NaN entries out), ``cov corrcoef``.
 
 ``UFUNCS``/``FUNCTIONS``/``METHODS`` as in :mod:`microgd.functions.elementwise`.
 Composites of ``sort``, indexing and arithmetic, so exact to every order where
@@ -27,14 +28,15 @@ import numpy as np
 
 from microgd import ops
 from microgd.functions._common import Axis, axes_of, reject
-from microgd.functions.indexing import sort
+from microgd.functions.indexing import sort, take_along_axis
 from microgd.functions.joining import concatenate
 from microgd.functions.linalg import diagonal
 from microgd.functions.reductions import mean
 from microgd.functions.shape import atleast_2d, moveaxis, reshape, squeeze
 from microgd.value import Value, as_constant
 
-__all__ = ["corrcoef", "cov", "median", "percentile", "quantile"]
+__all__ = ["corrcoef", "cov", "median", "nanmedian", "nanpercentile", "nanquantile",
+           "percentile", "quantile"]
 
 METHODS_OF_QUANTILE = ("linear", "lower", "higher")
 """The ``method=`` of :func:`quantile` supported (NumPy's default is ``"linear"``)."""
@@ -53,32 +55,58 @@ def _last(name: str, v: Value, axis: Any) -> tuple[Value, tuple[int, ...]]:
     return sort(flat, axis=-1), kept
 
 
-def _with_nan(out: Value, s: Value, qnd: int = 0) -> Value:
-    """NaN where the slice of ``s`` held NaN (sorted last), as NumPy; derivative 0
-    there.  ``out`` has the slices' shape, then ``qnd`` axes of quantiles."""
-    holed = np.isnan(s.data[..., -1])
+def _counts(s: Value, skip_nan: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Per slice of ``s`` (sorted, NaN last): how many entries the order statistics
+    choose from (kept last axis), and which slices give NaN: any NaN, or with
+    ``skip_nan`` only NaN (then with NumPy's warning)."""
+    nan = np.isnan(s.data)
+    if not skip_nan:
+        return np.full(s.shape[:-1] + (1,), s.shape[-1]), nan[..., -1]
+    count = np.add.reduce(~nan, axis=-1, keepdims=True)
+    empty = count[..., 0] == 0
+    if empty.any():
+        warnings.warn("All-NaN slice encountered", RuntimeWarning, stacklevel=4)
+    return count, empty
+
+
+def _nan_at(out: Value, holed: np.ndarray) -> Value:
+    """``out`` (the slices' shape, then one axis of quantiles) NaN where ``holed``, with
+    derivative 0 there."""
     if not holed.any():
         return out
-    holed = np.broadcast_to(holed.reshape(holed.shape + (1,) * qnd), out.shape)
-    return ops.where(out.dtype.type(np.nan), out, cond=holed)
+    cond = np.broadcast_to(holed.reshape(holed.shape + (1,)), out.shape)
+    return ops.where(out.dtype.type(np.nan), out, cond=cond)
 
 
 def median(a: Any, axis: Axis = None, keepdims: bool = False) -> Value:
     """The median over ``axis``, as ``numpy.median``: the middle entry, or the mean of
     the two middle ones (NumPy's numbers)."""
+    return _middle("median", a, axis, keepdims, skip_nan=False)
+
+
+def nanmedian(a: Any, axis: Axis = None, keepdims: bool = False) -> Value:
+    """The median over ``axis`` of the entries that are not NaN, as ``numpy.nanmedian``
+    (a slice of NaNs alone: NaN, with NumPy's warning; NaN entries get derivative 0)."""
+    return _middle("nanmedian", a, axis, keepdims, skip_nan=True)
+
+
+def _middle(name: str, a: Any, axis: Any, keepdims: bool, skip_nan: bool) -> Value:
     v = as_constant(a)
-    s, kept = _last("median", v, axis)
-    n = s.shape[-1]
-    if n == 0:
-        raise ValueError("median: of an empty slice (NumPy warns and gives NaN)")
-    k = n // 2
-    out = s[..., k] if n % 2 else mean(s[..., k - 1:k + 1], axis=-1)
-    out = _with_nan(out, s)
+    s, kept = _last(name, v, axis)
+    if s.shape[-1] == 0:
+        raise ValueError(f"{name}: of an empty slice (NumPy warns and gives NaN)")
+    count, holed = _counts(s, skip_nan)
+    hi = count // 2
+    lo = np.maximum(count - 1, 0) // 2
+    upper = take_along_axis(s, hi if skip_nan else np.minimum(hi, count - 1), axis=-1)
+    both = (take_along_axis(s, lo, axis=-1) + upper) / 2  # NumPy's mean of the middle two
+    out = ops.where(upper, both, cond=np.broadcast_to(count % 2 == 1, upper.shape))
+    out = _nan_at(out, holed)[..., 0]
     return reshape(out, kept) if keepdims else out
 
 
 def _order_statistics(name: str, a: Any, q: Any, axis: Any, method: str,
-                      keepdims: bool, q_given: Any = None) -> Value:
+                      keepdims: bool, q_given: Any = None, skip_nan: bool = False) -> Value:
     if method not in METHODS_OF_QUANTILE:
         raise TypeError(f"{name}: method={method!r} is not supported on microgd Values; "
                         f"one of {', '.join(METHODS_OF_QUANTILE)}")
@@ -92,25 +120,28 @@ def _order_statistics(name: str, a: Any, q: Any, axis: Any, method: str,
     if qs.dtype.kind != "f":
         qs = qs.astype(np.float64)
     s, kept = _last(name, v, axis)
-    n = s.shape[-1]
-    if n == 0:
+    if s.shape[-1] == 0:
         raise ValueError(f"{name}: of an empty slice")
-    virtual = (n - 1) * qs  # NumPy's virtual index (method "linear"), computed as it is
-    lo = np.clip(np.floor(virtual), 0, n - 1).astype(np.intp)
-    hi = np.clip(lo + 1, 0, n - 1)
+    count, holed = _counts(s, skip_nan)
+    top = np.maximum(count - 1, 0)
+    # NumPy's virtual index (method "linear"), computed as it is, one column per quantile
+    virtual = (count - 1).astype(qs.dtype) * qs.reshape(-1)
+    lo = np.clip(np.floor(virtual), 0, top).astype(np.intp)
     if method == "lower":
-        out = s[..., lo]
+        out = take_along_axis(s, lo, axis=-1)
     elif method == "higher":
-        out = s[..., np.clip(np.ceil(virtual), 0, n - 1).astype(np.intp)]
+        out = take_along_axis(s, np.clip(np.ceil(virtual), 0, top).astype(np.intp), axis=-1)
     else:
         gamma = (virtual - np.floor(virtual)).astype(dtype)
-        below, above = s[..., lo], s[..., hi]
+        below = take_along_axis(s, lo, axis=-1)
+        above = take_along_axis(s, np.minimum(lo + 1, top), axis=-1)
         step = above - below  # in the data's dtype, then times gamma in the result's: NumPy's
         # NumPy's lerp: from below for gamma < 0.5, from above otherwise (symmetric rounding)
-        out = ops.where(above - step * (1 - gamma), below + step * gamma, cond=np.broadcast_to(
-            gamma >= 0.5, step.shape))
+        out = ops.where(above - step * (1 - gamma), below + step * gamma,
+                        cond=np.broadcast_to(gamma >= 0.5, step.shape))
+    out = _nan_at(out, holed)
+    out = reshape(out, out.shape[:-1] + qs.shape)
     qnd = qs.ndim
-    out = _with_nan(out, s, qnd)
     if qnd:  # the quantiles' axes came last: first, as NumPy puts them
         out = moveaxis(out, list(range(out.ndim - qnd, out.ndim)), list(range(qnd)))
     return reshape(out, qs.shape + kept) if keepdims else out
@@ -155,6 +186,22 @@ def percentile(a: Any, q: Any, axis: Axis = None, method: str = "linear",
     _check_range("percentile", q, 100.0)
     return _order_statistics("percentile", a, np.true_divide(q, 100), axis, method, keepdims,
                              q_given=q)
+
+
+def nanquantile(a: Any, q: Any, axis: Axis = None, method: str = "linear",
+                keepdims: bool = False) -> Value:
+    """:func:`quantile` of the entries that are not NaN, as ``numpy.nanquantile`` (a
+    slice of NaNs alone: NaN, with NumPy's warning; NaN entries get derivative 0)."""
+    _check_range("nanquantile", q, 1.0)
+    return _order_statistics("nanquantile", a, q, axis, method, keepdims, skip_nan=True)
+
+
+def nanpercentile(a: Any, q: Any, axis: Axis = None, method: str = "linear",
+                  keepdims: bool = False) -> Value:
+    """:func:`percentile` of the entries that are not NaN, as ``numpy.nanpercentile``."""
+    _check_range("nanpercentile", q, 100.0)
+    return _order_statistics("nanpercentile", a, np.true_divide(q, 100), axis, method,
+                             keepdims, q_given=q, skip_nan=True)
 
 
 def cov(m: Any, y: Any = None, rowvar: bool = True, bias: bool = False,
@@ -220,18 +267,21 @@ def corrcoef(x: Any, y: Any = None, rowvar: bool = True) -> Value:
     return ops.clip(c, -1.0, 1.0)
 
 
-def _np_median(a: Any, axis: Axis = None, out: Any = None, overwrite_input: bool = False,
-               keepdims: bool = False) -> Value:
-    reject("median", out=out)
-    return median(a, axis=axis, keepdims=bool(keepdims))
+def _np_middle(name: str, fn: Any) -> Any:
+    def impl(a: Any, axis: Axis = None, out: Any = None, overwrite_input: bool = False,
+             keepdims: Any = False) -> Value:
+        reject(name, out=out)
+        return fn(a, axis=axis, keepdims=False if keepdims is np._NoValue else bool(keepdims))
+    return impl
 
 
 def _np_order(name: str, fn: Any) -> Any:
     def impl(a: Any, q: Any, axis: Axis = None, out: Any = None, overwrite_input: bool = False,
-             method: str = "linear", keepdims: bool = False, *, weights: Any = None,
+             method: str = "linear", keepdims: Any = False, *, weights: Any = None,
              interpolation: Any = None) -> Value:
         reject(name, out=out, weights=weights, interpolation=interpolation)
-        return fn(a, q, axis=axis, method=method, keepdims=bool(keepdims))
+        return fn(a, q, axis=axis, method=method,
+                  keepdims=False if keepdims is np._NoValue else bool(keepdims))
     return impl
 
 
@@ -252,9 +302,12 @@ UFUNCS: dict[Any, Any] = {}
 """NumPy ufuncs of this family that return a Value when given one."""
 
 FUNCTIONS: dict[Any, Any] = {
-    np.median: _np_median,
+    np.median: _np_middle("median", median),
+    np.nanmedian: _np_middle("nanmedian", nanmedian),
     np.quantile: _np_order("quantile", quantile),
     np.percentile: _np_order("percentile", percentile),
+    np.nanquantile: _np_order("nanquantile", nanquantile),
+    np.nanpercentile: _np_order("nanpercentile", nanpercentile),
     np.cov: _np_cov,
     np.corrcoef: _np_corrcoef,
 }

@@ -55,8 +55,8 @@ from microgd.functions.linalg import tensordot as _tensordot
 from microgd.ops.spectral import eigh_parts, svd_parts
 from microgd.value import Value, as_constant
 
-__all__ = ["EighResult", "LinAlgError", "SVDResult", "SlogdetResult", "cholesky", "cross",
-           "det", "diagonal", "eigh", "eigvalsh", "inv", "matmul", "matrix_power",
+__all__ = ["EighResult", "LinAlgError", "LstsqResult", "SVDResult", "SlogdetResult", "cholesky",
+           "cross", "det", "diagonal", "eigh", "eigvalsh", "inv", "lstsq", "matmul", "matrix_power",
            "matrix_transpose", "multi_dot", "norm", "outer", "pinv", "slogdet", "solve", "svd",
            "svdvals",
            "tensordot", "trace", "vecdot"]
@@ -271,6 +271,58 @@ def pinv(a: Any, rcond: Any = None, hermitian: bool = False, *,
     return ops.pinv(a, rcond=np.asarray(rcond), hermitian=bool(hermitian))
 
 
+class LstsqResult(NamedTuple):
+    """``(x, residuals, rank, s)``, as ``numpy.linalg.lstsq`` returns them."""
+
+    x: Value
+    residuals: Value
+    rank: int
+    s: Value
+
+
+def lstsq(a: Any, b: Any, rcond: Any = None) -> LstsqResult:
+    """The least-squares solution of ``a @ x = b``, as ``numpy.linalg.lstsq``.
+
+    ``x = pinv(a) @ b`` with NumPy's cutoff (``rcond``; by default the machine
+    epsilon times ``max(M, N)``, relative to the largest singular value): the
+    minimum-norm solution, differentiable in ``a`` and ``b`` wherever the rank
+    does not change.  ``residuals`` are the squared 2-norms of the columns of
+    ``b - a @ x`` when ``a`` has full column rank and more rows than columns
+    (else empty), ``rank`` is an int, ``s`` the singular values of ``a``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import microgd as mg
+    >>> A = np.array([[1.0, 0.0], [1.0, 1.0], [1.0, 2.0]])
+    >>> x, res, rank, s = mg.linalg.lstsq(A, mg.Value([1.0, 2.0, 2.0]))
+    >>> np.round(x.data, 6).tolist(), rank
+    ([1.166667, 0.5], 2)
+    """
+    av = _matrices("lstsq", a, square=False)
+    if av.ndim != 2:
+        raise LinAlgError(f"lstsq: {av.ndim}-dimensional array given. Array must be "
+                          "two-dimensional")
+    bv = as_constant(b)
+    column = bv.ndim == 1
+    B = ops.reshape(bv, shape=(-1, 1)) if column else bv
+    m, n = av.shape
+    if B.ndim != 2 or B.shape[0] != m:
+        raise LinAlgError(f"lstsq: incompatible dimensions: a {av.shape}, b {bv.shape}")
+    if rcond is None:
+        rcond = np.finfo(np.result_type(av.dtype, B.dtype)).eps * max(m, n)
+    x = pinv(av, rcond=rcond) @ B
+    s = svdvals(av)
+    big = s.data.max() if s.data.size else 0.0
+    rank = int(np.sum(s.data > rcond * big))
+    if rank == n and m > n:
+        r = av @ x - B
+        residuals = ops.sum(r * r, axis=0, keepdims=False)
+    else:
+        residuals = as_constant(np.empty((0,), dtype=x.dtype))
+    return LstsqResult(ops.reshape(x, shape=(n,)) if column else x, residuals, rank, s)
+
+
 def matrix_power(a: Any, n: int) -> Value:
     """``a @ a @ ... @ a`` (``n`` times), as ``numpy.linalg.matrix_power``: ``n = 0`` gives
     the identity (with derivative 0), ``n < 0`` powers of the inverse.  Repeated squaring.
@@ -387,7 +439,7 @@ NUMPY: dict[Any, Any] = {
     np.linalg.inv: inv, np.linalg.solve: solve, np.linalg.det: det,
     np.linalg.slogdet: slogdet, np.linalg.cholesky: cholesky, np.linalg.eigh: eigh,
     np.linalg.eigvalsh: eigvalsh, np.linalg.svd: svd, np.linalg.svdvals: svdvals,
-    np.linalg.pinv: pinv, np.linalg.matrix_power: matrix_power,
+    np.linalg.pinv: pinv, np.linalg.lstsq: lstsq, np.linalg.matrix_power: matrix_power,
     np.linalg.multi_dot: multi_dot, np.linalg.matmul: matmul, np.linalg.outer: outer,
     np.linalg.cross: cross, np.linalg.trace: trace, np.linalg.diagonal: diagonal,
     np.linalg.tensordot: tensordot, np.linalg.vecdot: vecdot,

@@ -907,3 +907,38 @@ def test_polyval_with_a_list_of_values_and_errors() -> None:
     with pytest.raises(ValueError, match="polyval: p must be a 1-D"):
         mg.polyval(np.ones((2, 2)), 1.0)
     assert mg.polyval([], 2.0).item() == np.polyval([], 2.0) == 0.0
+
+
+@covers("heaviside")
+@dtypes
+def test_heaviside(dtype: Any) -> None:
+    x = np.array([-1.5, 0.0, 2.0, 0.0, np.nan], dtype=dtype)
+    for h in (0.5, np.array([0.1, 0.2, 0.3, 0.4, 0.5], dtype=dtype)):
+        y = np.heaviside(Value(x), h)
+        assert isinstance(y, Value) and y.dtype == dtype
+        np.testing.assert_array_equal(y.data, np.heaviside(x, h))
+    h = Value(np.array([0.1, 0.2, 0.3, 0.4, 0.5], dtype=dtype))
+    mg.heaviside(x, h).backward(np.ones(5, dtype))
+    np.testing.assert_array_equal(h.grad, [0.0, 1.0, 0.0, 1.0, 0.0])  # where x is 0
+    # in x1 the derivative is 0, as sign's, also through finite differences off 0
+    check(lambda v, w: mg.heaviside(v, w) * v, (np.array([-0.7, 1.3]), np.array([0.2, 0.6])))
+
+
+@covers("copysign")
+@dtypes
+@given(data=st.data())
+def test_copysign(dtype: Any, data: Any) -> None:
+    a = data.draw(arrays(mst.shapes(max_side=3), dtype, away_from=(0.0,)), label="a")
+    b = data.draw(arrays(np.shape(a), dtype, away_from=(0.0,)), label="b")
+    check(lambda v: mg.copysign(v, b), (a,), uses=["abs"])
+    y = np.copysign(Value(a), Value(b))
+    assert y.dtype == dtype
+    np.testing.assert_array_equal(y.data, np.copysign(a, b))
+    signed = np.array([0.0, -0.0, 2.0, -3.0], dtype=dtype)
+    np.testing.assert_array_equal(np.signbit(mg.copysign(signed, signed[::-1]).data),
+                                  np.signbit(np.copysign(signed, signed[::-1])))
+    v = Value(np.array([-2.0, 3.0, 0.0], dtype))
+    w = Value(np.array([1.0, -1.0, -1.0], dtype))
+    mg.copysign(v, w).backward(np.ones(3, dtype))
+    np.testing.assert_array_equal(v.grad, [-1.0, -1.0, 0.0])  # sign(a) * sign(b); 0 at 0
+    assert w.grad is None  # only x2's sign is read: x2 is not on the graph (derivative 0)

@@ -501,3 +501,32 @@ class _MgLib:
     float64 = np.float64
     eye = staticmethod(np.eye)
     linalg = mg.linalg
+
+
+@covers("pinv")
+@pytest.mark.parametrize(("shape", "b_shape"), [((5, 3), (5,)), ((5, 3), (5, 2)),
+                                                  ((3, 5), (3,)), ((4, 4), (4, 2))])
+def test_lstsq(shape: tuple[int, int], b_shape: tuple[int, ...]) -> None:
+    rng = np.random.default_rng(sum(shape) + len(b_shape))
+    a, b = rng.standard_normal(shape), rng.standard_normal(b_shape)
+    ours = np.linalg.lstsq(Value(a), Value(b))
+    theirs = np.linalg.lstsq(a, b)
+    assert ours.rank == theirs[2] and isinstance(ours.rank, int)
+    for o, t in ((ours.x, theirs[0]), (ours.residuals, theirs[1]), (ours.s, theirs[3])):
+        assert o.shape == np.shape(t)
+        np.testing.assert_allclose(o.data, t, rtol=1e-10, atol=1e-12)
+    # differentiable in a and b (the minimum-norm solution when a is wide)
+    check(lambda u, w: mg.linalg.lstsq(u, w).x, (a, b), uses=["pinv"])
+    if shape[0] > shape[1]:
+        check(lambda u, w: mg.linalg.lstsq(u, w).residuals, (a, b))
+
+
+@covers("pinv")
+def test_lstsq_rank_deficient_and_errors() -> None:
+    a = np.array([[1.0, 2.0], [2.0, 4.0], [3.0, 6.0]])
+    b = np.array([1.0, 2.0, 3.1])
+    ours, theirs = mg.linalg.lstsq(a, Value(b)), np.linalg.lstsq(a, b)
+    assert ours.rank == theirs[2] == 1 and ours.residuals.shape == theirs[1].shape == (0,)
+    np.testing.assert_allclose(ours.x.data, theirs[0], rtol=1e-12)
+    with pytest.raises(np.linalg.LinAlgError, match="lstsq: incompatible dimensions"):
+        mg.linalg.lstsq(a, np.ones(2))

@@ -971,3 +971,49 @@ def test_the_answers_are_methods_too_as_on_ndarrays() -> None:
     assert v.any() and not v.all() and v.all(axis=1).tolist() == [True, False]
     assert Value([1.0, 2.0, 3.0]).searchsorted(Value(2.5)) == 2
     assert not isinstance(v.argmax(), Value)
+
+
+@covers("meshgrid")
+@pytest.mark.parametrize("indexing", ["xy", "ij"])
+@pytest.mark.parametrize("sparse", [False, True])
+def test_meshgrid(indexing: str, sparse: bool) -> None:
+    x, y, z = np.array([1.0, 2.0, 3.0]), np.array([-1.0, 0.5]), np.array([0.2, 0.4, 0.6, 0.8])
+    for vectors in ((x,), (x, y), (x, y, z)):
+        ours = np.meshgrid(*[Value(v) for v in vectors], indexing=indexing, sparse=sparse)
+        theirs = np.meshgrid(*vectors, indexing=indexing, sparse=sparse)
+        assert len(ours) == len(theirs)
+        for o, t in zip(ours, theirs, strict=True):
+            assert isinstance(o, Value) and o.shape == t.shape
+            np.testing.assert_array_equal(np.broadcast_to(o.data, t.shape), t)
+    check(lambda u, w: (lambda g: g[0] * g[1] ** 2)(mg.meshgrid(u, w, indexing=indexing)),
+          (x, y), uses=["broadcast_to"])
+    with pytest.raises(ValueError, match="meshgrid: indexing must be"):
+        mg.meshgrid(x, indexing="yx")
+
+
+@covers("vander")
+@dtypes
+@given(data=st.data())
+def test_vander(dtype: Any, data: Any) -> None:
+    x = data.draw(arrays(data.draw(st.integers(1, 4), label="n"), dtype), label="x")
+    N = data.draw(st.one_of(st.none(), st.integers(0, 5)), label="N")
+    increasing = data.draw(st.booleans(), label="increasing")
+    got = np.vander(Value(x), N, increasing)
+    expected = np.vander(x, N, increasing)  # (float64 for float32 x: NumPy promotes)
+    assert got.dtype == dtype and got.shape == expected.shape
+    if dtype == np.float64:
+        np.testing.assert_array_equal(got.data, expected)  # running products, as NumPy's
+    else:
+        np.testing.assert_allclose(got.data, expected, rtol=1e-6)
+    if expected.shape[1] > 1:  # a column of x's powers: running products
+        check(lambda v: mg.vander(v, N, increasing=increasing), (x,), uses=["cumprod"])
+    with pytest.raises(ValueError, match="vander: x must be a one-dimensional"):
+        mg.vander(np.ones((2, 2)))
+
+
+@covers("diagflat")
+def test_diagflat() -> None:
+    m = np.array([[1.0, 2.0], [3.0, 4.0]])
+    for k in (0, 1, -2):
+        np.testing.assert_array_equal(np.diagflat(Value(m), k).data, np.diagflat(m, k))
+    check(lambda v: mg.diagflat(v, 1) @ mg.diagflat(v, -1), (m,), uses=["index_add"])

@@ -24,7 +24,8 @@ __all__ = ["abs", "clip", "cos", "exp", "log", "maximum", "minimum", "relu", "si
            "exp2", "expm1", "log2", "log10", "log1p", "logaddexp", "logaddexp2", "square",
            "reciprocal", "fabs", "sign", "floor", "ceil", "round", "arctan2", "hypot", "fmax",
            "fmin", "mod", "remainder", "fmod", "sinc", "deg2rad", "rad2deg",
-           "trunc", "rint", "fix", "cbrt", "positive", "floor_divide", "nan_to_num", "polyval"]
+           "trunc", "rint", "fix", "cbrt", "positive", "floor_divide", "nan_to_num", "polyval",
+           "heaviside", "copysign"]
 
 exp = unary(ops.exp, "Elementwise e**x.")
 log = unary(ops.log, "Elementwise natural logarithm.")
@@ -327,6 +328,37 @@ def floor_divide(a: Any, b: Any) -> Value:
     return ops.floor_divide(*_pair(a, b))
 
 
+def _weak(x: Any, like: Value) -> Any:
+    """A Python number as an array of ``like``'s dtype (NumPy's weak promotion: float32
+    data stay float32), anything else as it is."""
+    if type(x) in (int, float):  # (np.float64 is a float, but NumPy does not treat it weakly)
+        return np.asarray(x, dtype=like.dtype)
+    return x
+
+
+def heaviside(x1: Any, x2: Any) -> Value:
+    """The step function: 0 where ``x1 < 0``, ``x2`` where ``x1 == 0``, 1 where
+    ``x1 > 0``, as ``numpy.heaviside``.  Its derivative in ``x1`` is 0 everywhere (as
+    ``sign``'s); in ``x2``, 1 where ``x1`` is 0.  NaN in ``x1`` gives NaN."""
+    a = as_constant(x1)
+    b = x2 if isinstance(x2, Value) else as_constant(_weak(x2, a))
+    ra = np.asarray(a.data)
+    step = np.heaviside(ra, np.zeros((), dtype=np.result_type(a.dtype, b.dtype)))
+    return ops.where(b, step, cond=np.broadcast_to(ra == 0, np.broadcast_shapes(
+        ra.shape, b.shape)))
+
+
+def copysign(x1: Any, x2: Any) -> Value:
+    """``|x1|`` with the sign of ``x2``, as ``numpy.copysign``; the derivative in
+    ``x1`` is ``sign(x1)`` times that sign (0 at 0, as PyTorch's); in ``x2`` it is 0
+    (only its sign is read: ``x2`` is not on the graph)."""
+    a = as_constant(x1)
+    b = as_constant(_weak(x2, a))
+    sign = np.where(np.signbit(np.asarray(b.data)), -1.0, 1.0).astype(
+        np.result_type(a.dtype, b.dtype))
+    return ops.abs(a) * sign
+
+
 def nan_to_num(x: Any, copy: bool = True, nan: float = 0.0, posinf: float | None = None,
                neginf: float | None = None) -> Value:
     """``x`` with NaN and the infinities replaced, as ``numpy.nan_to_num``.
@@ -411,7 +443,7 @@ UFUNCS: dict[Any, Any] = {
     np.arctan2: ops.arctan2, np.hypot: ops.hypot, np.fmax: ops.fmax, np.fmin: ops.fmin,
     np.remainder: ops.mod, np.fmod: ops.fmod, np.deg2rad: deg2rad, np.rad2deg: rad2deg,
     np.trunc: ops.trunc, np.rint: ops.rint, np.cbrt: ops.cbrt, np.positive: positive,
-    np.floor_divide: floor_divide,
+    np.floor_divide: floor_divide, np.heaviside: heaviside, np.copysign: copysign,
     np.radians: deg2rad, np.degrees: rad2deg,
 }
 """NumPy ufuncs of this family that return a Value when given one."""

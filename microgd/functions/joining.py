@@ -20,7 +20,8 @@ from microgd.functions.shape import _axis, atleast_1d, atleast_2d, atleast_3d, r
 from microgd.value import Value, as_array, as_constant
 
 __all__ = ["append", "array_split", "column_stack", "concatenate", "dsplit", "dstack",
-           "hsplit", "hstack", "pad", "repeat", "split", "stack", "tile", "vsplit", "vstack"]
+           "hsplit", "hstack", "meshgrid", "pad", "repeat", "split", "stack", "tile", "vander",
+           "vsplit", "vstack"]
 
 
 def _values(name: str, seq: Sequence[Any]) -> list[Value]:
@@ -333,7 +334,60 @@ def _np_joining(name: str, fn: Any) -> Any:
 UFUNCS: dict[Any, Any] = {}
 """NumPy ufuncs of this family that return a Value when given one."""
 
+def meshgrid(*xi: Any, copy: bool = True, sparse: bool = False,
+             indexing: str = "xy") -> tuple[Value, ...]:
+    """Coordinate grids from 1-D coordinate vectors, as ``numpy.meshgrid``
+    (``indexing`` ``"xy"`` or ``"ij"``, ``sparse``); each grid's gradient is summed
+    back into its vector.
+
+    Examples
+    --------
+    >>> import microgd as mg
+    >>> X, Y = mg.meshgrid(mg.Value([1.0, 2.0, 3.0]), [0.0, 1.0])
+    >>> X.shape, Y.data.tolist()
+    ((2, 3), [[0.0, 0.0, 0.0], [1.0, 1.0, 1.0]])
+    """
+    if indexing not in ("xy", "ij"):
+        raise ValueError("meshgrid: indexing must be 'xy' or 'ij'")
+    vs = [ops.reshape(as_constant(x), shape=(-1,)) for x in xi]
+    ndim = len(vs)
+    axes = list(range(ndim))
+    if indexing == "xy" and ndim > 1:
+        axes[0], axes[1] = 1, 0
+    grids = [ops.reshape(v, shape=tuple(-1 if axes[i] == j else 1 for j in range(ndim)))
+             for i, v in enumerate(vs)]
+    if sparse:
+        return tuple(grids)
+    full = np.broadcast_shapes(*[g.shape for g in grids])
+    return tuple(ops.broadcast_to(g, shape=full) for g in grids)
+
+
+def vander(x: Any, N: int | None = None, increasing: bool = False) -> Value:
+    """The Vandermonde matrix of the 1-D ``x``: columns ``x**(N-1), ..., x, 1`` (or
+    ``increasing``), as ``numpy.vander``, built by running products as NumPy does (so
+    its numbers), with the exact derivatives of ``cumprod``; in ``x``'s dtype (NumPy's
+    own vander computes float32 in float64)."""
+    v = as_constant(x)
+    if v.ndim != 1:
+        raise ValueError(f"vander: x must be a one-dimensional array or sequence, got shape "
+                         f"{v.shape}")
+    n = v.shape[0] if N is None else int(N)
+    if n < 0:
+        raise ValueError(f"vander: N must be non-negative, got {N}")
+    cols = [ops.broadcast_to(ops.reshape(as_constant(np.ones((), v.dtype)), shape=(1, 1)),
+                             shape=(v.shape[0], 1))] if n > 0 else []
+    if n > 1:
+        repeated = ops.broadcast_to(ops.reshape(v, shape=(-1, 1)), shape=(v.shape[0], n - 1))
+        cols.append(ops.cumprod(repeated, axis=1))
+    if not cols:
+        return as_constant(np.empty((v.shape[0], 0), v.dtype))
+    out = concatenate(cols, axis=1)
+    return out if increasing else out[:, ::-1]
+
+
 FUNCTIONS: dict[Any, Any] = {
+    np.meshgrid: meshgrid,
+    np.vander: vander,
     np.concatenate: _np_concatenate,
     np.stack: _np_stack,
     np.hstack: _np_joining("hstack", hstack),

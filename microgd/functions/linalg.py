@@ -25,8 +25,8 @@ from microgd.functions._subscripts import explicit, sublists
 from microgd.ops.linalg import LETTERS
 from microgd.value import Value, as_array, as_constant
 
-__all__ = ["cross", "diag", "diagonal", "dot", "einsum", "inner", "kron", "outer", "tensordot",
-           "trace", "tril", "triu", "vdot"]
+__all__ = ["cross", "diag", "diagflat", "diagonal", "dot", "einsum", "inner", "kron", "outer",
+           "tensordot", "trace", "tril", "triu", "vdot"]
 
 
 def _values(*xs: Any) -> list[Any]:
@@ -357,6 +357,12 @@ def diag(v: Any, k: int = 0) -> Value:
     return ops.index_add(v, index=(rows, cols), shape=(n, n))
 
 
+def diagflat(v: Any, k: int = 0) -> Value:
+    """The square matrix with the flattened ``v`` on its ``k``-th diagonal, as
+    ``numpy.diagflat``."""
+    return diag(ops.reshape(as_constant(v), shape=(-1,)), k)
+
+
 def _triangle(name: str, m: Any, k: int, lower: bool) -> Value:
     m = as_constant(m)
     if m.ndim < 1:
@@ -418,7 +424,8 @@ UFUNCS: dict[Any, Any] = {np.matmul: ops.matmul}
 FUNCTIONS: dict[Any, Any] = {
     np.dot: _np_dot, np.vdot: vdot, np.inner: inner, np.outer: _np_outer,
     np.tensordot: tensordot, np.einsum: _np_einsum, np.kron: kron, np.cross: cross,
-    np.trace: _np_trace, np.diag: diag, np.diagonal: diagonal, np.tril: tril, np.triu: triu,
+    np.trace: _np_trace, np.diag: diag, np.diagflat: diagflat, np.diagonal: diagonal,
+    np.tril: tril, np.triu: triu,
 }
 """NumPy functions of this family that return a Value when given one."""
 

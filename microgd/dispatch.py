@@ -85,7 +85,8 @@ def _answer(np_fn: Callable[..., Any]) -> Callable[..., Any]:
 
 ANSWERS = (np.argmax, np.argmin, np.nanargmax, np.nanargmin, np.argsort, np.argpartition,
            np.argwhere, np.nonzero, np.flatnonzero, np.count_nonzero, np.searchsorted,
-           np.any, np.all, np.isclose, np.allclose, np.array_equal, np.array_equiv)
+           np.any, np.all, np.isclose, np.allclose, np.array_equal, np.array_equiv, np.isin,
+           np.linalg.matrix_rank)
 """NumPy functions whose answers are integers (indices, counts) or booleans: on Values
 they return what they return on the Values' data."""
 

@@ -56,10 +56,9 @@ from microgd.ops.spectral import eigh_parts, svd_parts
 from microgd.value import Value, as_constant
 
 __all__ = ["EighResult", "LinAlgError", "LstsqResult", "SVDResult", "SlogdetResult", "cholesky",
-           "cross", "det", "diagonal", "eigh", "eigvalsh", "inv", "lstsq", "matmul", "matrix_power",
-           "matrix_transpose", "multi_dot", "norm", "outer", "pinv", "slogdet", "solve", "svd",
-           "svdvals",
-           "tensordot", "trace", "vecdot"]
+           "cond", "cross", "det", "diagonal", "eigh", "eigvalsh", "inv", "lstsq", "matmul",
+           "matrix_power", "matrix_transpose", "multi_dot", "norm", "outer", "pinv", "slogdet",
+           "solve", "svd", "svdvals", "tensordot", "trace", "vecdot"]
 
 
 LinAlgError = np.linalg.LinAlgError
@@ -323,6 +322,19 @@ def lstsq(a: Any, b: Any, rcond: Any = None) -> LstsqResult:
     return LstsqResult(ops.reshape(x, shape=(n,)) if column else x, residuals, rank, s)
 
 
+def cond(x: Any, p: Any = None) -> Value:
+    """The condition number of ``x``, as ``numpy.linalg.cond``: the ratio of the largest
+    to the smallest singular value for ``p`` None, 2 (and its inverse for -2); for
+    ``p`` 'fro', 'nuc', 1, -1, inf, -inf, ``norm(x, p) * norm(inv(x), p)``.
+    Differentiable where the singular values involved are distinct and nonzero."""
+    a = _matrices("cond", x, square=p not in (None, 2, -2))
+    if p in (None, 2, -2):
+        s = svdvals(a)
+        big, small = s[..., 0], s[..., -1]
+        return big / small if p != -2 else small / big
+    return norm(a, p, axis=(-2, -1)) * norm(inv(a), p, axis=(-2, -1))
+
+
 def matrix_power(a: Any, n: int) -> Value:
     """``a @ a @ ... @ a`` (``n`` times), as ``numpy.linalg.matrix_power``: ``n = 0`` gives
     the identity (with derivative 0), ``n < 0`` powers of the inverse.  Repeated squaring.
@@ -439,7 +451,8 @@ NUMPY: dict[Any, Any] = {
     np.linalg.inv: inv, np.linalg.solve: solve, np.linalg.det: det,
     np.linalg.slogdet: slogdet, np.linalg.cholesky: cholesky, np.linalg.eigh: eigh,
     np.linalg.eigvalsh: eigvalsh, np.linalg.svd: svd, np.linalg.svdvals: svdvals,
-    np.linalg.pinv: pinv, np.linalg.lstsq: lstsq, np.linalg.matrix_power: matrix_power,
+    np.linalg.pinv: pinv, np.linalg.lstsq: lstsq, np.linalg.cond: cond,
+    np.linalg.matrix_power: matrix_power,
     np.linalg.multi_dot: multi_dot, np.linalg.matmul: matmul, np.linalg.outer: outer,
     np.linalg.cross: cross, np.linalg.trace: trace, np.linalg.diagonal: diagonal,
     np.linalg.tensordot: tensordot, np.linalg.vecdot: vecdot,

@@ -374,6 +374,12 @@ class Value:
     def __rfloordiv__(self, other: Any) -> Value:
         return _record2(_ops.floor_divide, other, self)
 
+    def __divmod__(self, other: Any) -> tuple[Value, Value]:
+        return self // other, self % other
+
+    def __rdivmod__(self, other: Any) -> tuple[Value, Value]:
+        return other // self, other % self
+
     def __matmul__(self, other: Any) -> Value:
         return _record2(_ops.matmul, self, other)
 

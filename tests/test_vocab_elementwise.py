@@ -942,3 +942,26 @@ def test_copysign(dtype: Any, data: Any) -> None:
     mg.copysign(v, w).backward(np.ones(3, dtype))
     np.testing.assert_array_equal(v.grad, [-1.0, -1.0, 0.0])  # sign(a) * sign(b); 0 at 0
     assert w.grad is None  # only x2's sign is read: x2 is not on the graph (derivative 0)
+
+
+@covers("float_power", "real", "imag")
+@dtypes
+def test_float_power_real_imag_conj_divmod(dtype: Any) -> None:
+    x = np.array([0.5, 1.5, 2.0], dtype=dtype)
+    y = np.float_power(Value(x), 3)
+    assert y.dtype == np.float64  # as NumPy's: float64 whatever the inputs
+    np.testing.assert_array_equal(y.data, np.float_power(x, 3))
+    check(lambda v, w: mg.float_power(v, w), (x, np.array([2.0, 0.5, -1.0], dtype)),
+          uses=["pow", "astype"] if dtype == np.float32 else ["pow"])
+    for fn in (np.real, np.conj, np.conjugate, mg.real):
+        r = fn(Value(x))
+        assert isinstance(r, Value) and r.dtype == dtype
+        np.testing.assert_array_equal(r.data, x)
+    check(lambda v: mg.real(v) * v, (x,))
+    im = np.imag(Value(x))
+    assert not isinstance(im, Value) and im.tolist() == [0.0, 0.0, 0.0] and im.dtype == dtype
+    for q, r in (divmod(Value(x), 0.75), np.divmod(Value(x), 0.75), divmod(2.5, Value(x))):
+        assert isinstance(q, Value) and isinstance(r, Value)
+    q, r = divmod(Value(x), 0.75)
+    np.testing.assert_array_equal(q.data, np.floor_divide(x, dtype(0.75)))
+    np.testing.assert_array_equal(r.data, np.mod(x, dtype(0.75)))

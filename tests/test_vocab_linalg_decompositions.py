@@ -530,3 +530,12 @@ def test_lstsq_rank_deficient_and_errors() -> None:
     np.testing.assert_allclose(ours.x.data, theirs[0], rtol=1e-12)
     with pytest.raises(np.linalg.LinAlgError, match="lstsq: incompatible dimensions"):
         mg.linalg.lstsq(a, np.ones(2))
+
+
+@covers("svd", "inv")
+@pytest.mark.parametrize("p", [None, 2, -2, "fro", "nuc", 1, -1, np.inf, -np.inf], ids=str)
+def test_cond(p: Any) -> None:
+    a = np.array([[2.0, 0.7, 0.1], [0.3, 3.0, -0.4], [0.2, -0.5, 1.5]])
+    np.testing.assert_allclose(np.linalg.cond(Value(a), p).data, np.linalg.cond(a, p),
+                               rtol=1e-13)
+    check(lambda v: mg.linalg.cond(v, p), (a,))

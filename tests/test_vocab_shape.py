@@ -944,6 +944,7 @@ def test_integer_and_boolean_answers_are_numpys_on_the_data() -> None:
         (np.count_nonzero, (v,), {"axis": 0}), (np.any, (v,), {}), (np.all, (v,), {"axis": 1}),
         (np.isclose, (v[0], w), {}), (np.allclose, (v, v), {"equal_nan": True}),
         (np.array_equal, (v, x), {"equal_nan": True}), (np.array_equiv, (v[0], w), {}),
+        (np.isin, (v, [3.0, 4.0]), {}), (np.linalg.matrix_rank, (v[:, :2],), {}),
     ]
     for fn, args, kwargs in cases:
         got = fn(*args, **kwargs)

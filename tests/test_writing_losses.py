@@ -29,7 +29,9 @@ def _resolves(name: str) -> bool:
     if name.startswith("mg."):
         name = name[3:]
     if name.startswith("linalg."):
-        return callable(getattr(mg.linalg, name.split(".", 1)[1], None))
+        short = name.split(".", 1)[1]
+        return callable(getattr(mg.linalg, short, None)) or (
+            getattr(np.linalg, short, None) in dispatch.FUNCTIONS)  # an answer: np.linalg only
     if "." in name:  # a ufunc method, np.add.reduce
         ufunc, method = name.split(".", 1)
         return (getattr(np, ufunc, None), method) in dispatch.UFUNC_METHODS

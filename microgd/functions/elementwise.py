@@ -25,7 +25,7 @@ __all__ = ["abs", "clip", "cos", "exp", "log", "maximum", "minimum", "relu", "si
            "reciprocal", "fabs", "sign", "floor", "ceil", "round", "arctan2", "hypot", "fmax",
            "fmin", "mod", "remainder", "fmod", "sinc", "deg2rad", "rad2deg",
            "trunc", "rint", "fix", "cbrt", "positive", "floor_divide", "nan_to_num", "polyval",
-           "heaviside", "copysign"]
+           "heaviside", "copysign", "float_power", "real", "imag"]
 
 exp = unary(ops.exp, "Elementwise e**x.")
 log = unary(ops.log, "Elementwise natural logarithm.")
@@ -336,6 +336,33 @@ def _weak(x: Any, like: Value) -> Any:
     return x
 
 
+def float_power(x1: Any, x2: Any) -> Value:
+    """``x1 ** x2`` computed in float64, as ``numpy.float_power`` (the result is float64
+    whatever the inputs' dtype)."""
+    def wide(x: Any) -> Any:
+        v = as_constant(x)
+        return v if v.dtype == np.float64 else ops.astype(v, dtype=np.dtype(np.float64))
+    return ops.pow(wide(x1), wide(x2))
+
+
+def real(x: Any) -> Value:
+    """The real part, as ``numpy.real``: a Value's numbers are real, so a copy of them
+    (derivative the identity); ``numpy.conj`` is the same."""
+    return positive(x)
+
+
+def imag(x: Any) -> np.ndarray:
+    """The imaginary part, as ``numpy.imag``: zeros shaped like ``x``, a constant (a
+    Value's numbers are real)."""
+    v = as_constant(x)
+    return np.zeros(v.shape, dtype=v.dtype)
+
+
+def _divmod(x1: Any, x2: Any) -> tuple[Value, Value]:
+    """``(x1 // x2, x1 % x2)``, as ``numpy.divmod`` and Python's ``divmod``."""
+    return floor_divide(x1, x2), mod(x1, x2)
+
+
 def heaviside(x1: Any, x2: Any) -> Value:
     """The step function: 0 where ``x1 < 0``, ``x2`` where ``x1 == 0``, 1 where
     ``x1 > 0``, as ``numpy.heaviside``.  Its derivative in ``x1`` is 0 everywhere (as
@@ -444,6 +471,7 @@ UFUNCS: dict[Any, Any] = {
     np.remainder: ops.mod, np.fmod: ops.fmod, np.deg2rad: deg2rad, np.rad2deg: rad2deg,
     np.trunc: ops.trunc, np.rint: ops.rint, np.cbrt: ops.cbrt, np.positive: positive,
     np.floor_divide: floor_divide, np.heaviside: heaviside, np.copysign: copysign,
+    np.float_power: float_power, np.conjugate: real, np.divmod: _divmod,
     np.radians: deg2rad, np.degrees: rad2deg,
 }
 """NumPy ufuncs of this family that return a Value when given one."""
@@ -458,7 +486,8 @@ def _np_fix(x: Any, out: Any = None) -> Value:
     return trunc(x)
 
 
-FUNCTIONS: dict[Any, Any] = {np.where: _np_where, np.clip: _np_clip, np.round: _np_round,
+FUNCTIONS: dict[Any, Any] = {np.real: real, np.imag: imag,
+                             np.where: _np_where, np.clip: _np_clip, np.round: _np_round,
                              np.around: _np_round, np.sinc: sinc, np.fix: _np_fix,
                              np.nan_to_num: nan_to_num, np.polyval: polyval}
 """NumPy functions of this family that return a Value when given one."""

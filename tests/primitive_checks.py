@@ -97,3 +97,24 @@ def axes_for(draw: Any, ndim: int) -> int | tuple[int, ...] | None:
     if isinstance(axis, tuple) and axis and draw(st.booleans()):
         axis = tuple(a - ndim for a in axis)  # the same axes, counted from the end
     return axis
+
+
+@st.composite
+def present(draw: Any, shape: tuple[int, ...], axis: Any = None,
+            every_slice: bool = True) -> np.ndarray:
+    """A boolean mask of ``shape``: which entries are there (not NaN, inside a
+    ``where=``), drawn per entry; with ``every_slice``, entry 0 of every slice over
+    ``axis`` is there, so that every slice has one."""
+    size = int(np.prod(shape))
+    mask = np.array(draw(st.lists(st.booleans(), min_size=size, max_size=size)),
+                    dtype=bool).reshape(shape)
+    if not every_slice:
+        return mask
+    reduced = ops.shape._axes(axis, len(shape))
+    mask[tuple(slice(0, 1) if i in reduced else slice(None) for i in range(len(shape)))] = True
+    return mask
+
+
+def holes(mask: np.ndarray) -> np.ndarray:
+    """0 where ``mask`` is true, NaN elsewhere: added to finite numbers, NaN holes."""
+    return np.where(mask, 0.0, np.nan)

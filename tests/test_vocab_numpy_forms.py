@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from primitive_checks import arrays, axes_for, check, covers, dtypes
+from primitive_checks import arrays, axes_for, check, covers, dtypes, present
 
 import microgd as mg
 from microgd import Value
@@ -103,12 +103,8 @@ def test_where_and_initial(name: str, dtype: Any, data: Any) -> None:
     axis = data.draw(axes_for(len(shape)), label="axis")
     keepdims = data.draw(st.booleans(), label="keepdims")
     x = data.draw(arrays(shape, dtype, min_value=-2.0, max_value=2.0), label="x")
-    size = int(np.prod(shape))
-    mask = np.array(data.draw(st.lists(st.booleans(), min_size=size, max_size=size)),
-                    dtype=bool).reshape(shape)
-    if name == "mean":  # every slice keeps an entry (a mean of nothing is NaN: below)
-        reduced = mg.ops.shape._axes(axis, len(shape))
-        mask[tuple(slice(0, 1) if i in reduced else slice(None) for i in range(len(shape)))] = True
+    # a mean keeps an entry of every slice (a mean of nothing is NaN: below)
+    mask = data.draw(present(shape, axis, every_slice=name == "mean"), label="where")
     fn = getattr(np, name)
     kw: dict[str, Any] = {"where": mask}
     if name != "mean" and data.draw(st.booleans(), label="initial"):

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from primitive_checks import arrays, axes_for, check, covers, dtypes
+from primitive_checks import arrays, axes_for, check, covers, dtypes, holes, present
 
 import microgd as mg
 from microgd import Value
@@ -159,17 +159,6 @@ def test_cov_of_two_arguments_and_ddof() -> None:
 # ---- the nan-forms ---------------------------------------------------------------------
 
 
-@st.composite
-def holes(draw: Any, shape: tuple[int, ...], axis: Any) -> np.ndarray:
-    """0 or NaN per entry, entry 0 of every slice over ``axis`` kept (finite results)."""
-    size = int(np.prod(shape))
-    mask = np.array(draw(st.lists(st.booleans(), min_size=size, max_size=size)),
-                    dtype=bool).reshape(shape)
-    axes = range(len(shape)) if axis is None else np.atleast_1d(axis) % len(shape)
-    mask[tuple(slice(0, 1) if i in set(axes) else slice(None) for i in range(len(shape)))] = False
-    return np.where(mask, np.nan, 0.0)
-
-
 @covers("nanmedian", "nanquantile", "nanpercentile")
 @pytest.mark.parametrize("name", ["nanmedian", "nanquantile", "nanpercentile"])
 @dtypes
@@ -178,7 +167,7 @@ def test_nan_forms(name: str, dtype: Any, data: Any) -> None:
     shape = data.draw(mst.shapes(min_dims=1, max_side=4), label="shape")
     axis = data.draw(axes_for(len(shape)).filter(lambda a: a != ()), label="axis")
     keepdims = data.draw(st.booleans(), label="keepdims")
-    hole = data.draw(holes(shape, axis), label="holes").astype(dtype)
+    hole = holes(data.draw(present(shape, axis), label="present")).astype(dtype)
     x = data.draw(arrays(shape, dtype, unique=True, margin=0.05), label="x")
     args: tuple = ()
     if name != "nanmedian":

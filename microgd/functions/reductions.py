@@ -12,6 +12,7 @@ variance is 0, as in PyTorch.
 from __future__ import annotations
 
 import math
+import operator
 import warnings
 from typing import Any
 
@@ -280,15 +281,19 @@ def _mask(name: str, where: Any, v: Value) -> np.ndarray:
                          f"to the input's shape {v.shape}") from None
 
 
-def _np_sum(a: Any, axis: Axis = None, dtype: Any = None, out: Any = None,
-            keepdims: bool = False, initial: Any = np._NoValue,
-            where: Any = np._NoValue) -> Value:
-    reject("sum", dtype=dtype, out=out)
-    v = as_constant(a)
-    if where is not np._NoValue:
-        v = _filled(v, ~_mask("sum", where, v), 0.0)
-    total = sum(v, axis=axis, keepdims=bool(keepdims))
-    return total if initial is np._NoValue else total + initial
+def _np_total(name: str, fn: Any, identity: float, combine: Any) -> Any:
+    """``np.sum`` or ``np.prod``: a ``where=`` mask fills the left-out entries with the
+    ``identity``, and ``initial`` is ``combine``-d in."""
+    def impl(a: Any, axis: Axis = None, dtype: Any = None, out: Any = None,
+             keepdims: bool = False, initial: Any = np._NoValue,
+             where: Any = np._NoValue) -> Value:
+        reject(name, dtype=dtype, out=out)
+        v = as_constant(a)
+        if where is not np._NoValue:
+            v = _filled(v, ~_mask(name, where, v), identity)
+        total = fn(v, axis=axis, keepdims=bool(keepdims))
+        return total if initial is np._NoValue else combine(total, initial)
+    return impl
 
 
 def _np_mean(a: Any, axis: Axis = None, dtype: Any = None, out: Any = None,
@@ -322,17 +327,6 @@ def _np_extreme(name: str, fn: Any) -> Any:
     return impl
 
 
-def _np_prod(a: Any, axis: Axis = None, dtype: Any = None, out: Any = None,
-             keepdims: bool = False, initial: Any = np._NoValue,
-             where: Any = np._NoValue) -> Value:
-    reject("prod", dtype=dtype, out=out)
-    v = as_constant(a)
-    if where is not np._NoValue:
-        v = _filled(v, ~_mask("prod", where, v), 1.0)
-    total = prod(v, axis=axis, keepdims=bool(keepdims))
-    return total if initial is np._NoValue else total * initial
-
-
 def _np_moment(name: str, fn: Any) -> Any:
     def impl(a: Any, axis: Axis = None, dtype: Any = None, out: Any = None, ddof: float = 0,
              keepdims: bool = False, *, correction: Any = np._NoValue, **rest: Any) -> Value:
@@ -355,13 +349,13 @@ UFUNCS: dict[Any, Any] = {}
 """NumPy ufuncs of this family that return a Value when given one."""
 
 FUNCTIONS: dict[Any, Any] = {
-    np.sum: _np_sum,
+    np.sum: _np_total("sum", sum, 0.0, operator.add),
     np.mean: _np_mean,
     np.max: _np_extreme("max", max),
     np.min: _np_extreme("min", min),
     np.amax: _np_extreme("max", max),
     np.amin: _np_extreme("min", min),
-    np.prod: _np_prod,
+    np.prod: _np_total("prod", prod, 1.0, operator.mul),
     np.average: _np_average,
     np.var: _np_moment("var", var),
     np.std: _np_moment("std", std),

@@ -920,8 +920,13 @@ def test_heaviside(dtype: Any) -> None:
     h = Value(np.array([0.1, 0.2, 0.3, 0.4, 0.5], dtype=dtype))
     mg.heaviside(x, h).backward(np.ones(5, dtype))
     np.testing.assert_array_equal(h.grad, [0.0, 1.0, 0.0, 1.0, 0.0])  # where x is 0
-    # in x1 the derivative is 0, as sign's, also through finite differences off 0
-    check(lambda v, w: mg.heaviside(v, w) * v, (np.array([-0.7, 1.3]), np.array([0.2, 0.6])))
+    # in x1 the derivative is 0, as sign's (x1 stays on the graph), also through finite
+    # differences off 0
+    v = Value(np.array([-0.7, 0.0, 1.3], dtype))
+    mg.heaviside(v, 0.5).sum().backward()
+    np.testing.assert_array_equal(v.grad, [0.0, 0.0, 0.0])
+    check(lambda v, w: mg.heaviside(v, w) * v, (np.array([-0.7, 1.3]), np.array([0.2, 0.6])),
+          uses=["sign", "where"])
 
 
 @covers("copysign")

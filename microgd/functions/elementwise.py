@@ -369,10 +369,11 @@ def heaviside(x1: Any, x2: Any) -> Value:
     ``sign``'s); in ``x2``, 1 where ``x1`` is 0.  NaN in ``x1`` gives NaN."""
     a = as_constant(x1)
     b = x2 if isinstance(x2, Value) else as_constant(_weak(x2, a))
-    ra = np.asarray(a.data)
-    step = np.heaviside(ra, np.zeros((), dtype=np.result_type(a.dtype, b.dtype)))
-    return ops.where(b, step, cond=np.broadcast_to(ra == 0, np.broadcast_shapes(
-        ra.shape, b.shape)))
+    # (sign(x1) + 1) / 2 is 0, 1 (and NaN) exactly, and keeps x1 on the graph with
+    # sign's derivative, 0, as sign(x1) itself does
+    step = (ops.sign(a) + 1) * 0.5
+    return ops.where(b, step, cond=np.broadcast_to(np.asarray(a.data) == 0,
+                                                   np.broadcast_shapes(a.shape, b.shape)))
 
 
 def copysign(x1: Any, x2: Any) -> Value:

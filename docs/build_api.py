@@ -72,7 +72,7 @@ SECTIONS = [
     ("Linear algebra", "microgd", ["dot", "vdot", "inner", "outer", "tensordot", "einsum",
                                    "kron", "cross", "trace", "diag", "diagflat", "diagonal",
                                    "tril", "triu"], microgd),
-    ("", "microgd.linalg", ["inv", "pinv", "lstsq", "cond", "solve", "det", "slogdet",
+    ("", "microgd.linalg", ["inv", "pinv", "lstsq", "cond", "qr", "solve", "det", "slogdet",
                             "cholesky", "eigh",
                             "eigvalsh", "svd", "svdvals", "matrix_power", "multi_dot", "matmul",
                             "norm", "outer", "cross", "trace", "diagonal", "tensordot", "vecdot",

@@ -52,13 +52,14 @@ from microgd.functions.linalg import diagonal as _diagonal
 from microgd.functions.linalg import dot
 from microgd.functions.linalg import outer as _outer
 from microgd.functions.linalg import tensordot as _tensordot
+from microgd.ops.decompositions import qr_parts
 from microgd.ops.spectral import eigh_parts, svd_parts
 from microgd.value import Value, as_constant
 
-__all__ = ["EighResult", "LinAlgError", "LstsqResult", "SVDResult", "SlogdetResult", "cholesky",
-           "cond", "cross", "det", "diagonal", "eigh", "eigvalsh", "inv", "lstsq", "matmul",
-           "matrix_power", "matrix_transpose", "multi_dot", "norm", "outer", "pinv", "slogdet",
-           "solve", "svd", "svdvals", "tensordot", "trace", "vecdot"]
+__all__ = ["EighResult", "LinAlgError", "LstsqResult", "QRResult", "SVDResult", "SlogdetResult",
+           "cholesky", "cond", "cross", "det", "diagonal", "eigh", "eigvalsh", "inv", "lstsq",
+           "matmul", "matrix_power", "matrix_transpose", "multi_dot", "norm", "outer", "pinv",
+           "qr", "slogdet", "solve", "svd", "svdvals", "tensordot", "trace", "vecdot"]
 
 
 LinAlgError = np.linalg.LinAlgError
@@ -270,6 +271,46 @@ def pinv(a: Any, rcond: Any = None, hermitian: bool = False, *,
     return ops.pinv(a, rcond=np.asarray(rcond), hermitian=bool(hermitian))
 
 
+class QRResult(NamedTuple):
+    """``(Q, R)`` with ``a = Q @ R``: ``Q`` with orthonormal columns, ``R`` upper triangular."""
+
+    Q: Value
+    R: Value
+
+
+def qr(a: Any, mode: str = "reduced") -> Any:
+    """The QR factorization, as ``numpy.linalg.qr``, of matrices with at least as many
+    rows as columns (``mode`` ``"reduced"``, NumPy's default, or ``"r"``).
+
+    Differentiable where ``a`` has full column rank, with LAPACK's signs of ``R``'s
+    diagonal (as PyTorch and JAX).  Those signs jump where a column is exactly 0 below
+    the diagonal (an upper triangular ``a``: LAPACK's Householder step is then the
+    identity), so there the derivative is one-sided.  ``"complete"`` and wide
+    matrices are refused: the
+    extra columns of ``Q`` (the factorization of a wide ``a``) are not determined by
+    ``a`` smoothly.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import microgd as mg
+    >>> A = mg.Value(np.array([[3.0, 1.0], [4.0, 2.0], [0.0, 1.0]]))
+    >>> Q, R = mg.linalg.qr(A)
+    >>> bool(np.allclose((Q @ R).data, A.data)), Q.shape, R.shape
+    (True, (3, 2), (2, 2))
+    """
+    if mode not in ("reduced", "r"):
+        raise ValueError(f"qr: mode={mode!r} is not supported on microgd Values; "
+                         "'reduced' or 'r'")
+    x = _matrices("qr", a, square=False)
+    m, n = x.shape[-2:]
+    if m < n:
+        raise ValueError(f"qr: differentiable for matrices with at least as many rows as "
+                         f"columns; got shape {x.shape} (factor its transpose, or use svd)")
+    q, r = qr_parts(ops.qr(x), m)
+    return r if mode == "r" else QRResult(q, r)
+
+
 class LstsqResult(NamedTuple):
     """``(x, residuals, rank, s)``, as ``numpy.linalg.lstsq`` returns them."""
 
@@ -451,7 +492,7 @@ NUMPY: dict[Any, Any] = {
     np.linalg.inv: inv, np.linalg.solve: solve, np.linalg.det: det,
     np.linalg.slogdet: slogdet, np.linalg.cholesky: cholesky, np.linalg.eigh: eigh,
     np.linalg.eigvalsh: eigvalsh, np.linalg.svd: svd, np.linalg.svdvals: svdvals,
-    np.linalg.pinv: pinv, np.linalg.lstsq: lstsq, np.linalg.cond: cond,
+    np.linalg.pinv: pinv, np.linalg.lstsq: lstsq, np.linalg.cond: cond, np.linalg.qr: qr,
     np.linalg.matrix_power: matrix_power,
     np.linalg.multi_dot: multi_dot, np.linalg.matmul: matmul, np.linalg.outer: outer,
     np.linalg.cross: cross, np.linalg.trace: trace, np.linalg.diagonal: diagonal,

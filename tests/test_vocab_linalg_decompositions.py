@@ -539,3 +539,48 @@ def test_cond(p: Any) -> None:
     np.testing.assert_allclose(np.linalg.cond(Value(a), p).data, np.linalg.cond(a, p),
                                rtol=1e-13)
     check(lambda v: mg.linalg.cond(v, p), (a,))
+
+
+@covers("qr", "solve")
+@dtypes
+@given(data=st.data())
+@settings(max_examples=12)
+def test_qr(dtype: Any, data: Any) -> None:
+    n = data.draw(st.integers(1, 3), label="n")
+    m = data.draw(st.integers(n, 4), label="m")
+    batch = data.draw(st.sampled_from([(), (2,)]), label="batch")
+    # well conditioned, full column rank, and no entry 0: where a column is 0 below the
+    # diagonal LAPACK's Householder step is the identity and R's sign there jumps
+    a = (data.draw(arrays(batch + (m, n), dtype, min_value=-1.0, max_value=1.0,
+                          away_from=(0.0,)), label="a") * 0.3 + np.eye(m, n, dtype=dtype) * 2.0)
+    check(lambda v: mg.linalg.qr(v).Q, (a,), uses=["qr", "solve"])
+    check(lambda v: mg.linalg.qr(v).R ** 2, (a,))
+    check(lambda v: (lambda f: f.Q @ f.R)(np.linalg.qr(v)), (a,))  # the identity, again
+    q, r = np.linalg.qr(Value(a))
+    eq, er = np.linalg.qr(a)
+    assert q.dtype == r.dtype == dtype
+    np.testing.assert_array_equal(q.data, eq)  # LAPACK's own factors
+    np.testing.assert_array_equal(r.data, er)
+    np.testing.assert_array_equal(np.linalg.qr(Value(a), mode="r").data, er)
+
+
+def test_qr_gradient_matches_torch() -> None:
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(4)
+    a = rng.standard_normal((5, 3))
+    gq, gr = rng.standard_normal((5, 3)), rng.standard_normal((3, 3))
+    v = Value(a)
+    q, r = mg.linalg.qr(v)
+    ((q * gq).sum() + (r * gr).sum()).backward()
+    t = torch.tensor(a, requires_grad=True)
+    tq, tr = torch.linalg.qr(t)
+    ((tq * torch.tensor(gq)).sum() + (tr * torch.tensor(gr)).sum()).backward()
+    np.testing.assert_allclose(q.data, tq.detach().numpy(), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(v.grad, t.grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_qr_refuses_what_it_cannot_differentiate() -> None:
+    with pytest.raises(ValueError, match=r"qr: differentiable for matrices with at least as many"):
+        mg.linalg.qr(Value(np.ones((2, 3))))
+    with pytest.raises(ValueError, match="qr: mode='complete' is not supported"):
+        np.linalg.qr(Value(np.eye(3)), mode="complete")

@@ -1,4 +1,4 @@
-"""Matrix functions and factorizations: inverse, solve, log-determinant, Cholesky, pinv.
+"""Matrix functions and factorizations: inverse, solve, log-determinant, Cholesky, pinv, QR.
 
 Every primitive here takes stacks of matrices (shape ``(..., m, n)``) as NumPy's
 ``linalg`` gufuncs do, and its rules are written with matrix products and solves
@@ -172,6 +172,59 @@ def _pinv_jvp(t: Any, p: Any, a: Any, **_: Any) -> Any:
 
 pinv: Primitive = Primitive("pinv", _pinv_fwd, _pinv_vjp, jvps=(_pinv_jvp,))
 
+# ---- QR ---------------------------------------------------------------------------------
+# A = Q R (reduced, m >= n), Q with orthonormal columns, R upper triangular, both packed
+# in one array: Q's m rows, then R's n rows.  With X = Q^T dA R^-1 and
+# Omega = tril(X, -1) - tril(X, -1)^T (skew: Q^T dQ must be):
+#   dQ = dA R^-1 + Q (Omega - X),   dR = (X - Omega) R;
+# its adjoint, with B = gR R^T - Q^T gQ and C = triu(B) + tril(B^T, -1):
+#   grad_A = (gQ + Q C) R^-T.
+# The rules hold where R's diagonal keeps its signs (LAPACK's Householder choice), as
+# PyTorch's and JAX's do.
+
+
+def qr_parts(x: Any, m: int) -> tuple[Any, Any]:
+    """Q ``(..., m, n)`` and R ``(..., n, n)`` packed in ``x``."""
+    return (getitem(x, index=(Ellipsis, slice(0, m), slice(None))),
+            getitem(x, index=(Ellipsis, slice(m, None), slice(None))))
+
+
+def _qr_fwd(a: Any) -> Any:
+    q, r = np.linalg.qr(a, mode="reduced")
+    return np.concatenate([q, r], axis=-2)
+
+
+def _strict_lower(x: Any) -> Any:
+    n = _shape(x)[-1]
+    return x * np.tril(np.ones((n, n), dtype=_dtype(x)), -1)
+
+
+def _right_solve(y: Any, r: Any) -> Any:
+    """``y R^-1``, as a solve of the transposed system (no inverse)."""
+    return _T(solve(_T(r), _T(y)))
+
+
+def _qr_vjp(g: Any, ans: Any, a: Any) -> Any:
+    m = _shape(a)[-2]
+    q, r = qr_parts(ans, m)
+    gq, gr = qr_parts(g, m)
+    b = gr @ _T(r) - _T(q) @ gq
+    c = b - _strict_lower(b) + _strict_lower(_T(b))  # triu(B) + tril(B^T, -1)
+    return _T(solve(r, _T(gq + q @ c)))  # (gQ + Q C) R^-T
+
+
+def _qr_jvp(t: Any, ans: Any, a: Any) -> Any:
+    m = _shape(a)[-2]
+    q, r = qr_parts(ans, m)
+    t_rinv = _right_solve(t, r)
+    x = _T(q) @ t_rinv
+    low = _strict_lower(x)
+    omega = low - _T(low)
+    return concatenate(t_rinv + q @ (omega - x), (x - omega) @ r, axis=-2)
+
+
+qr: Primitive = Primitive("qr", _qr_fwd, _qr_vjp, jvps=(_qr_jvp,))
+
 __all__ = [
-    "inv", "solve", "slogdet", "cholesky", "pinv",
+    "inv", "solve", "slogdet", "cholesky", "pinv", "qr",
 ]

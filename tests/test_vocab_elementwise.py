@@ -970,3 +970,9 @@ def test_float_power_real_imag_conj_divmod(dtype: Any) -> None:
     q, r = divmod(Value(x), 0.75)
     np.testing.assert_array_equal(q.data, np.floor_divide(x, dtype(0.75)))
     np.testing.assert_array_equal(r.data, np.mod(x, dtype(0.75)))
+
+
+def test_nan_to_num_refuses_a_value_as_a_fill() -> None:
+    for kw in ({"nan": Value(7.0)}, {"posinf": Value(1.0)}, {"neginf": Value(-1.0)}):
+        with pytest.raises(TypeError, match=f"nan_to_num: {next(iter(kw))}= must be a number"):
+            mg.nan_to_num(Value([np.nan, np.inf, -np.inf]), **kw)

@@ -101,3 +101,12 @@ def test_interp_at_and_beyond_the_sample_points() -> None:
 def test_errors(call: Any, error: type, match: str) -> None:
     with pytest.raises(error, match=match):
         call()
+
+
+@covers("interp")
+def test_interp_ends_given_as_values_keep_their_gradient() -> None:
+    low, high = Value(-2.0), Value(5.0)
+    y = mg.interp(np.array([-1.0, 0.5, 9.0, -3.0]), [0.0, 1.0], [0.0, 1.0], left=low, right=high)
+    np.testing.assert_array_equal(y.data, [-2.0, 0.5, 5.0, -2.0])
+    y.sum().backward()
+    assert (low.grad, high.grad) == (2.0, 1.0)

@@ -21,6 +21,10 @@ import microgd as mg
 from microgd import Value
 from microgd.testing import strategies as mst
 
+QUANTILES = st.one_of(st.floats(0, 1), st.lists(st.floats(0, 1), min_size=1, max_size=3)
+                      .map(np.array))
+"""``q``: a Python number or a 1-D array of them."""
+
 
 def _close(got: Any, expected: Any, dtype: Any) -> None:
     if np.dtype(dtype) == np.float64:
@@ -53,8 +57,7 @@ def test_quantile_and_percentile(method: str, dtype: Any, data: Any) -> None:
     axis = data.draw(axes_for(len(shape)).filter(lambda a: a != ()), label="axis")
     keepdims = data.draw(st.booleans(), label="keepdims")
     x = data.draw(arrays(shape, dtype, unique=True, margin=0.05), label="x")
-    q = data.draw(st.one_of(st.floats(0, 1), st.lists(st.floats(0, 1), min_size=1, max_size=3)
-                            .map(np.array)), label="q")
+    q = data.draw(QUANTILES, label="q")
     check(lambda v: mg.quantile(v, q, axis=axis, method=method, keepdims=keepdims), (x,),
           uses=["sort"])
     got = np.quantile(Value(x), q, axis=axis, method=method, keepdims=keepdims)
@@ -171,8 +174,7 @@ def test_nan_forms(name: str, dtype: Any, data: Any) -> None:
     x = data.draw(arrays(shape, dtype, unique=True, margin=0.05), label="x")
     args: tuple = ()
     if name != "nanmedian":
-        q = data.draw(st.one_of(st.floats(0, 1), st.lists(st.floats(0, 1), min_size=1,
-                                                          max_size=3).map(np.array)), label="q")
+        q = data.draw(QUANTILES, label="q")
         args = (q if name == "nanquantile" else q * 100,)
     fn = getattr(mg, name)
     check(lambda v: fn(v + hole, *args, axis=axis, keepdims=keepdims), (x,), uses=["sort"])
@@ -201,3 +203,11 @@ def test_nan_forms_of_a_slice_of_nans_alone() -> None:
         out.backward(np.ones(out.shape))
         np.testing.assert_array_equal(v.grad[1], 0.0)
         assert v.grad[0, 1] == 0.0 and v.grad[0].sum() == pytest.approx(out.size / 2)
+
+
+def test_a_value_where_a_count_belongs_is_refused_not_dropped() -> None:
+    # ddof is a count: a Value there would lose its gradient without a word
+    x = Value([1.0, 2.0, 4.0])
+    for fn in (mg.var, mg.std, mg.nanvar, mg.nanstd, mg.cov):
+        with pytest.raises(TypeError, match=f"{fn.__name__}: ddof must be a number, not a Value"):
+            fn(x, ddof=Value(1.0))

@@ -25,6 +25,20 @@ def unary(prim: ops.Primitive, doc: str) -> Any:
     return fn
 
 
+def as_float64(x: Any) -> Value:
+    """``x`` as a float64 Value (cast on the graph, so a float32 Value keeps its gradient),
+    for the functions NumPy computes in float64 (``float_power``, ``interp``)."""
+    v = as_constant(x)
+    return v if v.dtype == np.float64 else ops.astype(v, dtype=np.dtype(np.float64))
+
+
+def numpy_dtype(*xs: Any) -> np.dtype:
+    """The dtype NumPy's promotion gives ``xs``: Values and arrays by their dtype, a Python
+    number weakly (float32 stays float32), a list or tuple as the array it makes."""
+    return np.result_type(*[x.dtype if isinstance(x, Value) else np.asarray(x)
+                            if isinstance(x, (list, tuple)) else x for x in xs])
+
+
 def reject(name: str, **given: Any) -> None:
     """Refuse NumPy arguments microgd does not implement (``out=``, ``dtype=``, ...)."""
     bad = [k for k, v in given.items() if v is not None and v is not np._NoValue]

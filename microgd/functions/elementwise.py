@@ -15,7 +15,9 @@ from typing import Any
 import numpy as np
 
 from microgd import ops
-from microgd.functions._common import reject, unary
+from microgd.functions._common import as_float64, numpy_dtype, reject, unary
+from microgd.functions.shape import array as _array
+from microgd.functions.shape import copy as _copy
 from microgd.value import Value, as_array, as_constant
 
 __all__ = ["abs", "clip", "cos", "exp", "log", "maximum", "minimum", "relu", "sigmoid", "sin",
@@ -89,9 +91,8 @@ cbrt = unary(ops.cbrt, "Elementwise cube root, for any sign; its derivative "
 
 def positive(x: Any) -> Value:
     """``+x`` elementwise, as ``numpy.positive``: a new Value of the same numbers, its
-    derivative the identity."""
-    v = as_constant(x)
-    return ops.astype(v, dtype=v.dtype)
+    derivative the identity (:func:`microgd.copy`)."""
+    return _copy(x)
 
 
 def expm1(x: Any) -> Value:
@@ -328,21 +329,10 @@ def floor_divide(a: Any, b: Any) -> Value:
     return ops.floor_divide(*_pair(a, b))
 
 
-def _weak(x: Any, like: Value) -> Any:
-    """A Python number as an array of ``like``'s dtype (NumPy's weak promotion: float32
-    data stay float32), anything else as it is."""
-    if type(x) in (int, float):  # (np.float64 is a float, but NumPy does not treat it weakly)
-        return np.asarray(x, dtype=like.dtype)
-    return x
-
-
 def float_power(x1: Any, x2: Any) -> Value:
     """``x1 ** x2`` computed in float64, as ``numpy.float_power`` (the result is float64
     whatever the inputs' dtype)."""
-    def wide(x: Any) -> Any:
-        v = as_constant(x)
-        return v if v.dtype == np.float64 else ops.astype(v, dtype=np.dtype(np.float64))
-    return ops.pow(wide(x1), wide(x2))
+    return ops.pow(as_float64(x1), as_float64(x2))
 
 
 def real(x: Any) -> Value:
@@ -368,12 +358,11 @@ def heaviside(x1: Any, x2: Any) -> Value:
     ``x1 > 0``, as ``numpy.heaviside``.  Its derivative in ``x1`` is 0 everywhere (as
     ``sign``'s); in ``x2``, 1 where ``x1`` is 0.  NaN in ``x1`` gives NaN."""
     a = as_constant(x1)
-    b = x2 if isinstance(x2, Value) else as_constant(_weak(x2, a))
     # (sign(x1) + 1) / 2 is 0, 1 (and NaN) exactly, and keeps x1 on the graph with
-    # sign's derivative, 0, as sign(x1) itself does
+    # sign's derivative, 0, as sign(x1) itself does; x2 as given, so NumPy promotes it
     step = (ops.sign(a) + 1) * 0.5
-    return ops.where(b, step, cond=np.broadcast_to(np.asarray(a.data) == 0,
-                                                   np.broadcast_shapes(a.shape, b.shape)))
+    shape = np.broadcast_shapes(a.shape, np.shape(as_array(x2)))
+    return ops.where(x2, step, cond=np.broadcast_to(np.asarray(a.data) == 0, shape))
 
 
 def copysign(x1: Any, x2: Any) -> Value:
@@ -381,10 +370,8 @@ def copysign(x1: Any, x2: Any) -> Value:
     ``x1`` is ``sign(x1)`` times that sign (0 at 0, as PyTorch's); in ``x2`` it is 0
     (only its sign is read: ``x2`` is not on the graph)."""
     a = as_constant(x1)
-    b = as_constant(_weak(x2, a))
-    sign = np.where(np.signbit(np.asarray(b.data)), -1.0, 1.0).astype(
-        np.result_type(a.dtype, b.dtype))
-    return ops.abs(a) * sign
+    sign = np.where(np.signbit(np.asarray(as_array(x2))), -1.0, 1.0)
+    return ops.abs(a) * sign.astype(numpy_dtype(a, as_array(x2)))
 
 
 def nan_to_num(x: Any, copy: bool = True, nan: float = 0.0, posinf: float | None = None,
@@ -405,10 +392,14 @@ def nan_to_num(x: Any, copy: bool = True, nan: float = 0.0, posinf: float | None
     >>> y.data.tolist(), v.grad.tolist()
     ([1.0, 0.0, 9.0], [1.0, 0.0, 0.0])
     """
+    for name, fill in (("nan", nan), ("posinf", posinf), ("neginf", neginf)):
+        if isinstance(fill, Value):
+            raise TypeError(f"nan_to_num: {name}= must be a number, not a Value (the fill is "
+                            "a constant: its gradient would be lost)")
     v = as_constant(x)
     bad = ~np.isfinite(v.data)
     if not bad.any():
-        return ops.astype(v, dtype=v.dtype)
+        return _copy(v)
     fill = np.nan_to_num(v.data, nan=nan, posinf=posinf, neginf=neginf)
     return ops.where(fill, v, cond=bad)
 
@@ -428,9 +419,7 @@ def polyval(p: Any, x: Any) -> Value:
     (7.0, [9.0, 3.0, 1.0])
     """
     if isinstance(p, (list, tuple)) and any(isinstance(q, Value) for q in p):
-        from microgd.functions.shape import array  # a sibling family, needed only here
-
-        c = array(p)
+        c = _array(p)
     else:
         c = as_constant(p)
     if c.ndim != 1:

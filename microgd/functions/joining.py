@@ -374,13 +374,12 @@ def vander(x: Any, N: int | None = None, increasing: bool = False) -> Value:
     n = v.shape[0] if N is None else int(N)
     if n < 0:
         raise ValueError(f"vander: N must be non-negative, got {N}")
-    cols = [ops.broadcast_to(ops.reshape(as_constant(np.ones((), v.dtype)), shape=(1, 1)),
-                             shape=(v.shape[0], 1))] if n > 0 else []
+    if n == 0:
+        return as_constant(np.empty((v.shape[0], 0), v.dtype))
+    cols: list[Any] = [np.ones((v.shape[0], 1), v.dtype)]  # x**0, a constant
     if n > 1:
         repeated = ops.broadcast_to(ops.reshape(v, shape=(-1, 1)), shape=(v.shape[0], n - 1))
         cols.append(ops.cumprod(repeated, axis=1))
-    if not cols:
-        return as_constant(np.empty((v.shape[0], 0), v.dtype))
     out = concatenate(cols, axis=1)
     return out if increasing else out[:, ::-1]
 

@@ -34,7 +34,9 @@ import numpy as np
 from microgd import ops
 from microgd.functions._common import Axis
 from microgd.functions.reductions import (
+    _ddof,
     _filled,
+    _masked_mean,
     _nan_where,
     _np_extreme,
     _np_moment,
@@ -70,12 +72,7 @@ def nanmean(x: Any, axis: Axis = None, keepdims: bool = False) -> Value:
     its entries get derivative 0.
     """
     v = as_constant(x)
-    ax = normalize_axis(axis)
-    missing = np.isnan(v.data)
-    n = _present(v, missing, ax)
-    n = _nan_where(n == 0, n, "Mean of empty slice")
-    total = ops.sum(_filled(v, missing, 0.0), axis=ax, keepdims=keepdims)
-    return total / _squeezed(n, ax, keepdims)
+    return _masked_mean(v, np.isnan(v.data), normalize_axis(axis), keepdims)
 
 
 def nanmax(x: Any, axis: Axis = None, keepdims: bool = False) -> Value:
@@ -90,17 +87,14 @@ def nanmin(x: Any, axis: Axis = None, keepdims: bool = False) -> Value:
     return ops.nanmin(as_constant(x), axis=normalize_axis(axis), keepdims=keepdims)
 
 
-def _deviations(v: Value, axis: Any, ddof: Any) -> tuple[Value, np.ndarray]:
+def _deviations(name: str, v: Value, axis: Any, ddof: Any) -> tuple[Value, np.ndarray]:
     """The deviations from the mean, 0 at NaN entries, and ``n - ddof`` per slice
     (NaN where it is not positive, with NumPy's warning), kept dimensions."""
-    try:
-        ddof = float(ddof)
-    except (TypeError, ValueError):
-        raise TypeError(f"ddof must be a number, got {ddof!r}") from None
+    ddof = _ddof(name, ddof)
     missing = np.isnan(v.data)
     n = _present(v, missing, axis)
-    mean = ops.sum(_filled(v, missing, 0.0), axis=axis, keepdims=True) / np.where(
-        n == 0, np.nan, n).astype(n.dtype)
+    mean = ops.sum(_filled(v, missing, 0.0), axis=axis, keepdims=True) / _nan_where(
+        n == 0, n, None)
     # v - mean is NaN at the missing entries (and a whole empty slice): filled with 0.
     d = _filled(v - mean, missing, 0.0)
     dof = (n - v.dtype.type(ddof)).astype(v.dtype)
@@ -122,7 +116,7 @@ def nanvar(x: Any, axis: Axis = None, *, ddof: float = 0, keepdims: bool = False
     """
     v = as_constant(x)
     ax = normalize_axis(axis)
-    d, dof = _deviations(v, ax, ddof)
+    d, dof = _deviations("nanvar", v, ax, ddof)
     return ops.sum(d * d, axis=ax, keepdims=keepdims) / _squeezed(dof, ax, keepdims)
 
 
@@ -132,7 +126,7 @@ def nanstd(x: Any, axis: Axis = None, *, ddof: float = 0, keepdims: bool = False
     is 0 is the subgradient 0, never NaN."""
     v = as_constant(x)
     ax = normalize_axis(axis)
-    d, dof = _deviations(v, ax, ddof)
+    d, dof = _deviations("nanstd", v, ax, ddof)
     return (ops.vector_norm(d, ord=2.0, axis=ax, keepdims=keepdims)
             / np.sqrt(_squeezed(dof, ax, keepdims)))
 

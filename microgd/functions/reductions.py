@@ -182,10 +182,22 @@ def average(a: Any, axis: Axis = None, weights: Any = None, returned: bool = Fal
     return ops.sum(x * w, axis=axes, keepdims=keepdims) / total
 
 
+def _ddof(name: str, ddof: Any) -> float:
+    """``ddof`` as a number.  A Value is refused: it counts degrees of freedom, and its
+    gradient would be lost without a word."""
+    if isinstance(ddof, Value):
+        raise TypeError(f"{name}: ddof must be a number, not a Value (a count of degrees of "
+                        "freedom; its gradient would be lost)")
+    try:
+        return float(ddof)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name}: ddof must be a number, got {ddof!r}") from None
+
+
 def _degrees(name: str, x: Value, axis: Any, ddof: Any) -> float:
     """``n - ddof``: what var and std divide by (the elements per result minus ``ddof``)."""
     n = _reduced_size(x, axis)
-    left = n - float(ddof)
+    left = n - _ddof(name, ddof)
     if not left > 0:
         raise ValueError(f"{name}: ddof={ddof} leaves no degrees of freedom: each result "
                          f"combines {n} element(s) (input shape {x.shape}, axis={axis})")
@@ -254,13 +266,14 @@ def _present(v: Value, missing: np.ndarray, axis: Any) -> np.ndarray:
     return np.add.reduce(~missing, axis=axis, keepdims=True).astype(v.dtype)
 
 
-def _nan_where(bad: np.ndarray, n: np.ndarray, warning: str) -> np.ndarray:
+def _nan_where(bad: np.ndarray, n: np.ndarray, warning: str | None) -> np.ndarray:
     """``n`` with NaN where ``bad``: dividing by it gives NaN there, as NumPy's mean
-    of nothing and nan-functions do, with their warning (stacklevel: the caller of
-    ``mg.NAME``)."""
+    of nothing and nan-functions do, with their ``warning`` (None: none).  Called two
+    levels below ``mg.NAME``: the warning points at its caller."""
     if not bad.any():
         return n
-    warnings.warn(warning, RuntimeWarning, stacklevel=3)
+    if warning is not None:
+        warnings.warn(warning, RuntimeWarning, stacklevel=4)
     return np.where(bad, np.nan, n).astype(n.dtype)
 
 
@@ -268,6 +281,15 @@ def _squeezed(n: np.ndarray, axis: Any, keepdims: bool) -> np.ndarray:
     if keepdims:
         return n
     return n.reshape(()) if axis is None else np.squeeze(n, axis=axis)
+
+
+def _masked_mean(v: Value, missing: np.ndarray, axis: Any, keepdims: bool) -> Value:
+    """The mean over ``axis`` of the entries not ``missing`` (``nanmean``, ``np.mean``'s
+    ``where=``): NaN for a slice with none, with NumPy's warning."""
+    n = _present(v, missing, axis)
+    n = _nan_where(n == 0, n, "Mean of empty slice")
+    return (ops.sum(_filled(v, missing, 0.0), axis=axis, keepdims=keepdims)
+            / _squeezed(n, axis, keepdims))
 
 
 def _mask(name: str, where: Any, v: Value) -> np.ndarray:
@@ -302,12 +324,7 @@ def _np_mean(a: Any, axis: Axis = None, dtype: Any = None, out: Any = None,
     if where is np._NoValue:
         return mean(a, axis=axis, keepdims=bool(keepdims))
     v = as_constant(a)
-    ax = normalize_axis(axis)
-    missing = ~_mask("mean", where, v)
-    n = _nan_where(_present(v, missing, ax) == 0, _present(v, missing, ax),
-                   "Mean of empty slice")
-    return (ops.sum(_filled(v, missing, 0.0), axis=ax, keepdims=bool(keepdims))
-            / _squeezed(n, ax, bool(keepdims)))
+    return _masked_mean(v, ~_mask("mean", where, v), normalize_axis(axis), bool(keepdims))
 
 
 def _np_reduction(name: str, fn: Any) -> Any:

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from microgd import ops
+from microgd.functions._common import as_float64
 from microgd.functions.joining import concatenate
 from microgd.value import Value, as_constant
 
@@ -91,7 +92,8 @@ def interp(x: Any, xp: Any, fp: Any, left: Any = None, right: Any = None,
     ``xp`` (increasing) is constant; ``x`` and ``fp`` may be Values.  Beyond the
     ends the value is ``left``/``right`` (``fp[0]``/``fp[-1]`` by default), with
     derivative 0 in ``x``; at a sample point the slope is the segment's on the
-    right, as NumPy picks the segment.  Computed in float64, as NumPy's.
+    right, as NumPy picks the segment.  ``left`` and ``right`` may be Values too.
+    Computed in float64, as NumPy's.
 
     Examples
     --------
@@ -115,11 +117,7 @@ def interp(x: Any, xp: Any, fp: Any, left: Any = None, right: Any = None,
                          f"{xs.shape[0]})")
     if xs.size == 0:
         raise ValueError("interp: array of sample points is empty")
-    if f.dtype != np.float64:
-        f = ops.astype(f, dtype=np.dtype(np.float64))
-    v = as_constant(x)
-    if v.dtype != np.float64:
-        v = ops.astype(v, dtype=np.dtype(np.float64))
+    f, v = as_float64(f), as_float64(x)
     at = np.asarray(v.data)
     n = xs.size
     if n == 1:
@@ -130,8 +128,9 @@ def interp(x: Any, xp: Any, fp: Any, left: Any = None, right: Any = None,
         slope = (f[j + 1] - f[j]) / (xs[j + 1] - xs[j])
         inside = slope * (v - xs[j]) + f[j]
         inside = ops.where(f[n - 1], inside, cond=at == xs[-1])
-    low = f[0] if left is None else as_constant(np.float64(left))
-    high = f[n - 1] if right is None else as_constant(np.float64(right))
+    # the ends may be Values (learned): on the graph, never numbers taken out of them
+    low = f[0] if left is None else as_float64(left)
+    high = f[n - 1] if right is None else as_float64(right)
     out = ops.where(high, inside, cond=at > xs[-1])
     return ops.where(low, out, cond=at < xs[0])
 

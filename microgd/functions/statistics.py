@@ -27,11 +27,11 @@ from typing import Any
 import numpy as np
 
 from microgd import ops
-from microgd.functions._common import Axis, axes_of, reject
+from microgd.functions._common import Axis, axes_of, numpy_dtype, reject
 from microgd.functions.indexing import sort, take_along_axis
 from microgd.functions.joining import concatenate
 from microgd.functions.linalg import diagonal
-from microgd.functions.reductions import mean
+from microgd.functions.reductions import _ddof, mean
 from microgd.functions.shape import atleast_2d, moveaxis, reshape, squeeze
 from microgd.value import Value, as_constant
 
@@ -113,9 +113,7 @@ def _order_statistics(name: str, a: Any, q: Any, axis: Any, method: str,
     v = as_constant(a)
     # The linear method's dtype, as NumPy's: a Python number q is weak (float32 data stay
     # float32), an array is not; lower and higher give an entry, in the data's dtype.
-    given = q if q_given is None else q_given  # percentile's q, before the division
-    weak = isinstance(given, (int, float, np.generic, np.ndarray))
-    dtype = np.result_type(v.dtype, given if weak else np.asarray(given, dtype=np.float64))
+    dtype = numpy_dtype(v, q if q_given is None else q_given)  # percentile's q, as given
     qs = np.asarray(q)  # the index in q's own precision (a Python number: float64)
     if qs.dtype.kind != "f":
         qs = qs.astype(np.float64)
@@ -221,7 +219,7 @@ def cov(m: Any, y: Any = None, rowvar: bool = True, bias: bool = False,
     >>> float(mg.cov([1.0, 2.0, 4.0]).data)
     2.333333333333333
     """
-    if ddof is not None and ddof != int(ddof):
+    if ddof is not None and _ddof("cov", ddof) != int(ddof):
         raise ValueError("cov: ddof must be an integer")
     x = atleast_2d(as_constant(m))
     if x.ndim > 2:

@@ -52,6 +52,11 @@ def _is_plain(*xs: Any) -> bool:
     return not any(isinstance(x, Value) for x in xs)
 
 
+def _right_solve(y: Any, r: Any) -> Any:
+    """``y R^-1``, as a solve of the transposed system (no inverse)."""
+    return _T(solve(_T(r), _T(y)))
+
+
 # ---- inverse and solve ---------------------------------------------------------------
 
 inv: Primitive = Primitive(
@@ -130,8 +135,7 @@ def _phi(x: Any) -> Any:
 
 def _cholesky_vjp(g: Any, low: Any, a: Any) -> Any:
     p = _phi(_T(low) @ g)
-    y = solve(_T(low), p)  # L^-T P
-    s = _T(solve(_T(low), _T(y)))  # L^-T P L^-1
+    s = _right_solve(solve(_T(low), p), low)  # L^-T P L^-1
     return (s + _T(s)) * 0.5
 
 
@@ -197,11 +201,6 @@ def _qr_fwd(a: Any) -> Any:
 def _strict_lower(x: Any) -> Any:
     n = _shape(x)[-1]
     return x * np.tril(np.ones((n, n), dtype=_dtype(x)), -1)
-
-
-def _right_solve(y: Any, r: Any) -> Any:
-    """``y R^-1``, as a solve of the transposed system (no inverse)."""
-    return _T(solve(_T(r), _T(y)))
 
 
 def _qr_vjp(g: Any, ans: Any, a: Any) -> Any:

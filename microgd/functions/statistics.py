@@ -98,7 +98,7 @@ def _middle(name: str, a: Any, axis: Any, keepdims: bool, skip_nan: bool) -> Val
     count, holed = _counts(s, skip_nan)
     hi = count // 2
     lo = np.maximum(count - 1, 0) // 2
-    upper = take_along_axis(s, hi if skip_nan else np.minimum(hi, count - 1), axis=-1)
+    upper = take_along_axis(s, hi, axis=-1)  # count // 2 < count whenever count > 0
     both = (take_along_axis(s, lo, axis=-1) + upper) / 2  # NumPy's mean of the middle two
     out = ops.where(upper, both, cond=np.broadcast_to(count % 2 == 1, upper.shape))
     out = _nan_at(out, holed)[..., 0]

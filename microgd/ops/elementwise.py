@@ -132,7 +132,7 @@ leaky_relu: Primitive = Primitive("leaky_relu", _leaky_relu_fwd,
                                   lambda g, ans, x, slope: g * _leaky_slope(x, slope),
                                   elementwise=True)
 
-# ---- piecewise constant: sign, floor, ceil, round, trunc, rint -----------------------------------
+# ---- piecewise constant: sign, floor, ceil, round, trunc, rint ------------------------
 
 
 def _zero(g: Any, ans: Any, x: Any, **params: Any) -> Any:
